@@ -1,0 +1,209 @@
+//! The hour of day that campaign windows are read in.
+//!
+//! The library never reads the system clock directly: it asks a [`Clock`],
+//! so tests pin the hour with [`ManualClock`] instead of sleeping, and the
+//! binary passes a [`SystemClock`] in the `--timezone` zone.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use chrono::{DateTime, FixedOffset, Offset, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+/// Tells the current hour (0..=23).
+pub trait Clock: Send + Sync + 'static {
+    fn hour(&self) -> u8;
+}
+
+/// `--timezone`: an IANA zone or a fixed UTC offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    Iana(Tz),
+    Fixed(FixedOffset),
+}
+
+impl Zone {
+    /// The hour of `instant` on this zone's wall clock.
+    pub fn hour_at(&self, instant: DateTime<Utc>) -> u8 {
+        let hour = match self {
+            Zone::Iana(tz) => instant.with_timezone(tz).hour(),
+            Zone::Fixed(offset) => instant.with_timezone(offset).hour(),
+        };
+        hour as u8
+    }
+
+    /// This zone's offset from UTC at `instant`, in seconds east.
+    pub fn offset_at(&self, instant: DateTime<Utc>) -> i32 {
+        match self {
+            Zone::Iana(tz) => tz
+                .offset_from_utc_datetime(&instant.naive_utc())
+                .fix()
+                .local_minus_utc(),
+            Zone::Fixed(offset) => offset.local_minus_utc(),
+        }
+    }
+}
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone::Iana(Tz::UTC)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown time zone {0:?}: use an IANA name such as America/New_York, or an offset such as +05:30")]
+pub struct ZoneError(String);
+
+impl FromStr for Zone {
+    type Err = ZoneError;
+
+    /// `UTC`, `Z`, an IANA name, or `±HH:MM` / `±HHMM` / `±HH`.
+    fn from_str(s: &str) -> Result<Zone, ZoneError> {
+        let err = || ZoneError(s.to_owned());
+        if s.eq_ignore_ascii_case("utc") || s == "Z" {
+            return Ok(Zone::Iana(Tz::UTC));
+        }
+        let Some(sign) = s
+            .strip_prefix('+')
+            .map(|r| (1, r))
+            .or(s.strip_prefix('-').map(|r| (-1, r)))
+        else {
+            return s.parse::<Tz>().map(Zone::Iana).map_err(|_| err());
+        };
+        let (sign, rest) = sign;
+        let digits: String = rest.chars().filter(|&c| c != ':').collect();
+        let ok_shape = match rest.len() {
+            2 | 4 => !rest.contains(':'),
+            5 => rest.as_bytes()[2] == b':',
+            _ => false,
+        };
+        if !ok_shape || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        let hours: i32 = digits[..2].parse().map_err(|_| err())?;
+        let minutes: i32 = digits
+            .get(2..)
+            .filter(|m| !m.is_empty())
+            .map_or(Ok(0), str::parse)
+            .map_err(|_| err())?;
+        if hours > 14 || minutes > 59 {
+            return Err(err());
+        }
+        FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+            .map(Zone::Fixed)
+            .ok_or_else(err)
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Zone::Iana(tz) => f.write_str(tz.name()),
+            Zone::Fixed(offset) => write!(f, "{offset}"),
+        }
+    }
+}
+
+/// The real clock, read in a zone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock(pub Zone);
+
+impl Clock for SystemClock {
+    fn hour(&self) -> u8 {
+        self.0.hour_at(Utc::now())
+    }
+}
+
+/// A clock the caller sets: for tests and benches.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicU8);
+
+impl ManualClock {
+    pub fn new(hour: u8) -> ManualClock {
+        let clock = ManualClock::default();
+        clock.set(hour);
+        clock
+    }
+
+    pub fn set(&self, hour: u8) {
+        assert!(hour < 24, "hour {hour} is not 0..=23");
+        self.0.store(hour, Ordering::Relaxed);
+    }
+}
+
+impl Clock for ManualClock {
+    fn hour(&self) -> u8 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl<C: Clock> Clock for std::sync::Arc<C> {
+    fn hour(&self) -> u8 {
+        (**self).hour()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_every_accepted_form() {
+        let cases = [
+            ("UTC", 0),
+            ("utc", 0),
+            ("Z", 0),
+            ("Etc/UTC", 0),
+            ("+05:30", 19_800),
+            ("+0530", 19_800),
+            ("-08", -28_800),
+            ("-03:00", -10_800),
+            ("+14:00", 50_400),
+        ];
+        for (s, offset) in cases {
+            let zone: Zone = s.parse().unwrap();
+            assert_eq!(zone.offset_at(at("2026-01-15T12:00:00Z")), offset, "{s}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_zone() {
+        for s in [
+            "",
+            "Mars/Olympus",
+            "+5:30",
+            "+05:3",
+            "+15:00",
+            "+05:60",
+            "05:30",
+            "+0a:00",
+            "+05:30:00",
+        ] {
+            assert!(s.parse::<Zone>().is_err(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn hour_follows_the_zone_and_dst() {
+        let ny: Zone = "America/New_York".parse().unwrap();
+        // Winter: UTC-5. Summer: UTC-4.
+        assert_eq!(ny.hour_at(at("2026-01-15T06:30:00Z")), 1);
+        assert_eq!(ny.hour_at(at("2026-07-15T06:30:00Z")), 2);
+        let india: Zone = "+05:30".parse().unwrap();
+        assert_eq!(india.hour_at(at("2026-01-15T20:45:00Z")), 2);
+        assert_eq!(Zone::default().hour_at(at("2026-01-15T23:59:59Z")), 23);
+    }
+
+    #[test]
+    fn manual_clock_is_settable() {
+        let clock = ManualClock::new(5);
+        assert_eq!(clock.hour(), 5);
+        clock.set(23);
+        assert_eq!(clock.hour(), 23);
+    }
+}

@@ -1,0 +1,150 @@
+//! Command-line and environment configuration (SPEC §1), parsed once at
+//! start into a [`Config`] that is passed explicitly; nothing else reads
+//! the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::clock::Zone;
+use crate::feed::{FeedSource, FetchLimits};
+use crate::server::ServerOptions;
+
+/// The campaign service URL from the original brief.
+pub const DEFAULT_FEED: &str = "https://gist.githubusercontent.com/victorhurdugaci/22a682eb508e65d97bd5b9152f564ab3/raw/dbf27ef217dba9bbd753de26cdabf8a91bdf1550/sm_ads.json";
+
+/// A fast HTTP ad server for video games.
+///
+/// Serves `GET /ad_request?country=CC&lang=LLL` from a campaign feed
+/// compiled into a lookup table. Every option can also be set through the
+/// environment variable shown; a flag wins over its variable.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "adserver", version, about, long_about)]
+pub struct Config {
+    /// Address of the public listener (ad requests and probes).
+    #[arg(long, env = "ADSERVER_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Address of the operations listener (/metrics and probes).
+    #[arg(long, env = "ADSERVER_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+    pub admin_listen: SocketAddr,
+
+    /// Campaign feed: an http:// or https:// URL, or a file path.
+    #[arg(long, env = "ADSERVER_FEED", default_value = DEFAULT_FEED)]
+    pub feed: FeedSource,
+
+    /// Zone that campaign hours are read in: UTC, an IANA name
+    /// (America/New_York) or a fixed offset (+05:30).
+    #[arg(long, env = "ADSERVER_TIMEZONE", default_value = "UTC")]
+    pub timezone: Zone,
+
+    /// Seconds between feed reloads.
+    #[arg(long, env = "ADSERVER_REFRESH_INTERVAL", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub refresh_interval: u64,
+
+    /// Largest feed body accepted, in bytes; a larger feed is rejected whole.
+    #[arg(long, env = "ADSERVER_FEED_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub feed_max_bytes: u64,
+
+    /// Seconds allowed for one feed fetch, connect to last byte.
+    #[arg(long, env = "ADSERVER_FEED_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub feed_timeout: u64,
+
+    /// Seconds a client has to send a whole request head.
+    #[arg(long, env = "ADSERVER_HEADER_TIMEOUT", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "ADSERVER_DRAIN_TIMEOUT", default_value_t = 10)]
+    pub drain_timeout: u64,
+
+    /// Log format on stderr.
+    #[arg(long, env = "ADSERVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    pub fn fetch_limits(&self) -> FetchLimits {
+        FetchLimits {
+            max_bytes: self.feed_max_bytes,
+            timeout: Duration::from_secs(self.feed_timeout),
+            ..FetchLimits::default()
+        }
+    }
+
+    pub fn server_options(&self) -> ServerOptions {
+        ServerOptions {
+            header_timeout: Duration::from_secs(self.header_timeout),
+            drain_timeout: Duration::from_secs(self.drain_timeout),
+        }
+    }
+
+    pub fn refresh_interval(&self) -> Duration {
+        Duration::from_secs(self.refresh_interval)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_is_well_formed() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = Config::try_parse_from(["adserver"]).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.admin_listen, "127.0.0.1:9090".parse().unwrap());
+        assert_eq!(c.feed, FeedSource::Url(DEFAULT_FEED.into()));
+        assert_eq!(c.timezone, Zone::default());
+        assert_eq!(c.refresh_interval, 60);
+        assert_eq!(c.feed_max_bytes, 67_108_864);
+    }
+
+    #[test]
+    fn flags_parse() {
+        let c = Config::try_parse_from([
+            "adserver",
+            "--feed",
+            "data/ads.json",
+            "--timezone",
+            "+05:30",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        assert_eq!(c.feed, FeedSource::File("data/ads.json".into()));
+        assert_eq!(c.timezone, "+05:30".parse().unwrap());
+        assert!(Config::try_parse_from(["adserver", "--timezone", "Mars/Base"]).is_err());
+        assert!(Config::try_parse_from(["adserver", "--refresh-interval", "0"]).is_err());
+    }
+
+    #[test]
+    fn help_names_every_variable() {
+        let help = Config::command().render_long_help().to_string();
+        for var in [
+            "ADSERVER_LISTEN",
+            "ADSERVER_ADMIN_LISTEN",
+            "ADSERVER_FEED",
+            "ADSERVER_TIMEZONE",
+            "ADSERVER_REFRESH_INTERVAL",
+            "ADSERVER_FEED_MAX_BYTES",
+        ] {
+            assert!(help.contains(var), "--help lacks {var}");
+        }
+    }
+}

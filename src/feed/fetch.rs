@@ -1,0 +1,108 @@
+//! Reading the raw feed document from a file or over HTTP, with a timeout,
+//! a redirect cap and a byte cap that is enforced while reading, so an
+//! oversized body is never held whole in memory.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use super::FeedError;
+
+/// Bounds on one fetch of the feed.
+#[derive(Debug, Clone)]
+pub struct FetchLimits {
+    /// The largest body accepted, in bytes.
+    pub max_bytes: u64,
+    /// The whole request, connect to last byte (minreq counts whole seconds).
+    pub timeout: Duration,
+    pub max_redirects: usize,
+}
+
+pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FeedError> {
+    let file = std::fs::File::open(path).map_err(|source| FeedError::File {
+        path: path.to_owned(),
+        source,
+    })?;
+    read_capped(file, limits.max_bytes).map_err(|e| match e {
+        Capped::TooLarge => FeedError::TooLarge {
+            cap: limits.max_bytes,
+        },
+        Capped::Io(source) => FeedError::File {
+            path: path.to_owned(),
+            source,
+        },
+    })
+}
+
+pub(super) fn http(url: &str, limits: &FetchLimits) -> Result<Vec<u8>, FeedError> {
+    let response = minreq::get(url)
+        .with_timeout(limits.timeout.as_secs().max(1))
+        .with_max_redirects(limits.max_redirects)
+        .with_max_headers_size(64 * 1024)
+        .with_max_status_line_length(8 * 1024)
+        .send_lazy()?;
+    if !(200..300).contains(&response.status_code) {
+        return Err(FeedError::Status(response.status_code));
+    }
+    let declared = response
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<u64>().ok());
+    let too_large = FeedError::TooLarge {
+        cap: limits.max_bytes,
+    };
+    if declared.is_some_and(|n| n > limits.max_bytes) {
+        return Err(too_large);
+    }
+    read_capped(response, limits.max_bytes).map_err(|e| match e {
+        Capped::TooLarge => too_large,
+        Capped::Io(e) => FeedError::Request(minreq::Error::IoError(e)),
+    })
+}
+
+enum Capped {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// Reads at most `cap` bytes; one byte more means the body is too large.
+fn read_capped(reader: impl Read, cap: u64) -> Result<Vec<u8>, Capped> {
+    let mut body = Vec::new();
+    reader
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut body)
+        .map_err(Capped::Io)?;
+    if body.len() as u64 > cap {
+        return Err(Capped::TooLarge);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_capped_stops_one_past_the_cap() {
+        struct Endless(u64);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0 += buf.len() as u64;
+                buf.fill(b'x');
+                Ok(buf.len())
+            }
+        }
+        let mut endless = Endless(0);
+        assert!(matches!(
+            read_capped(&mut endless, 1000),
+            Err(Capped::TooLarge)
+        ));
+        assert!(
+            endless.0 < 100_000,
+            "read {} bytes of an endless body",
+            endless.0
+        );
+        assert_eq!(read_capped(&b"abc"[..], 3).ok(), Some(b"abc".to_vec()));
+    }
+}

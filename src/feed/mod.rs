@@ -1,0 +1,183 @@
+//! The campaign feed: where it comes from, fetching it within limits, and
+//! what a parsed feed holds.
+//!
+//! This module owns every byte that crosses from the campaign service into
+//! the server. It never touches the serving table: [`crate::catalog`]
+//! compiles what [`load`] returns.
+
+mod fetch;
+mod parse;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use fetch::FetchLimits;
+pub use parse::parse;
+
+use crate::codes::{Country, Lang};
+use crate::window::Window;
+
+/// One valid ad, codes lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ad {
+    pub id: String,
+    pub video_url: String,
+    pub country: Country,
+    pub lang: Lang,
+    pub window: Window,
+}
+
+/// An entry of the feed that broke a rule and is not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Position in the feed's `ads` array.
+    pub index: usize,
+    /// The entry's `id`, when it had a string one.
+    pub id: Option<String>,
+    /// The rule it broke, in words.
+    pub rule: String,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "ad {id:?} (#{}): {}", self.index, self.rule),
+            None => write!(f, "ad #{}: {}", self.index, self.rule),
+        }
+    }
+}
+
+/// A parsed feed: the ads to serve and the ones skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Feed {
+    pub ads: Vec<Ad>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Why a whole feed document was not used.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("cannot read feed file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("feed request failed: {0}")]
+    Request(#[from] minreq::Error),
+    #[error("feed answered HTTP {0}")]
+    Status(u16),
+    #[error("feed body is larger than the cap of {cap} bytes")]
+    TooLarge { cap: u64 },
+    #[error("feed is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("feed has no \"ads\" array")]
+    NoAdsArray,
+}
+
+impl FeedError {
+    /// A short, fixed label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FeedError::File { .. } => "file",
+            FeedError::Request(_) => "request",
+            FeedError::Status(_) => "status",
+            FeedError::TooLarge { .. } => "too_large",
+            FeedError::InvalidJson(_) => "invalid_json",
+            FeedError::NoAdsArray => "no_ads_array",
+        }
+    }
+}
+
+/// Where the feed is read from: `--feed` as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSource {
+    Url(String),
+    File(PathBuf),
+}
+
+impl FeedSource {
+    /// An `http://` or `https://` URL, or else a file path.
+    pub fn parse(s: &str) -> FeedSource {
+        let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            FeedSource::Url(s.to_owned())
+        } else {
+            FeedSource::File(PathBuf::from(s))
+        }
+    }
+
+    /// The raw document, within `limits`.
+    pub fn fetch(&self, limits: &FetchLimits) -> Result<Vec<u8>, FeedError> {
+        match self {
+            FeedSource::Url(url) => fetch::http(url, limits),
+            FeedSource::File(path) => fetch::file(path, limits),
+        }
+    }
+}
+
+impl fmt::Display for FeedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeedSource::Url(url) => f.write_str(url),
+            FeedSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for FeedSource {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(FeedSource::parse(s))
+    }
+}
+
+/// Fetches and parses the feed: blocking, so call it off the async workers.
+pub fn load(source: &FeedSource, limits: &FetchLimits) -> Result<Feed, FeedError> {
+    parse(source.fetch(limits)?)
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        FetchLimits {
+            max_bytes: 64 * 1024 * 1024,
+            timeout: Duration::from_secs(10),
+            max_redirects: 5,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_is_a_url_only_with_an_http_scheme() {
+        assert_eq!(
+            FeedSource::parse("HTTPS://x.example/ads.json"),
+            FeedSource::Url("HTTPS://x.example/ads.json".into())
+        );
+        assert_eq!(
+            FeedSource::parse("http://127.0.0.1:1/a"),
+            FeedSource::Url("http://127.0.0.1:1/a".into())
+        );
+        assert_eq!(
+            FeedSource::parse("data/ads.json"),
+            FeedSource::File("data/ads.json".into())
+        );
+        assert_eq!(FeedSource::parse("ftp"), FeedSource::File("ftp".into()));
+    }
+
+    #[test]
+    fn skipped_names_the_ad_and_the_rule() {
+        let s = Skipped {
+            index: 3,
+            id: Some("59d4fb16".into()),
+            rule: "end_hour 25 is outside 0..=24".into(),
+        };
+        assert_eq!(
+            s.to_string(),
+            r#"ad "59d4fb16" (#3): end_hour 25 is outside 0..=24"#
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! Turning a feed document into typed, validated ads (SPEC §4).
+//!
+//! Pure: bytes in, [`Feed`] out. A broken ad is skipped with the rule it
+//! broke; only a document that is not JSON or has no `ads` array is rejected
+//! whole. No I/O, no logging: the caller decides what to tell the operator.
+
+use simd_json::prelude::*;
+use simd_json::BorrowedValue;
+
+use super::{Ad, Feed, FeedError, Skipped};
+use crate::codes::{Country, Lang};
+use crate::window::Window;
+
+/// Parses and validates a whole feed document.
+///
+/// simd-json parses in place, so the buffer is taken by value.
+pub fn parse(mut body: Vec<u8>) -> Result<Feed, FeedError> {
+    let root = simd_json::to_borrowed_value(&mut body)
+        .map_err(|e| FeedError::InvalidJson(e.to_string()))?;
+    let entries = root
+        .get("ads")
+        .and_then(|ads| ads.as_array())
+        .ok_or(FeedError::NoAdsArray)?;
+
+    let mut feed = Feed::default();
+    let mut seen = ahash::AHashSet::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let id = entry.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        match validate(entry) {
+            Ok(ad) if !seen.insert(ad.id.clone()) => feed.skipped.push(Skipped {
+                index,
+                id,
+                rule: "id repeats an earlier ad; the first one is kept".into(),
+            }),
+            Ok(ad) => feed.ads.push(ad),
+            Err(rule) => feed.skipped.push(Skipped { index, id, rule }),
+        }
+    }
+    Ok(feed)
+}
+
+/// Checks one entry against every rule, returning the first rule it breaks.
+fn validate(entry: &BorrowedValue<'_>) -> Result<Ad, String> {
+    if !entry.is_object() {
+        return Err("an ad must be a JSON object".into());
+    }
+    let id = string(entry, "id")?;
+    if id.is_empty() {
+        return Err("id is empty".into());
+    }
+    let video_url = string(entry, "video_url")?;
+    if !is_absolute_http_url(video_url) {
+        return Err(format!(
+            "video_url {video_url:?} is not an absolute http(s) URL"
+        ));
+    }
+    let country = string(entry, "country")?;
+    let country = Country::parse(country.as_bytes())
+        .ok_or_else(|| format!("country {country:?} is not two ASCII letters"))?;
+    let lang = string(entry, "lang")?;
+    let lang = Lang::parse(lang.as_bytes())
+        .ok_or_else(|| format!("lang {lang:?} is not two or three ASCII letters"))?;
+    let start = hour(entry, "start_hour", 23)?;
+    let end = hour(entry, "end_hour", 24)?;
+    Ok(Ad {
+        id: id.to_owned(),
+        video_url: video_url.to_owned(),
+        country,
+        lang,
+        window: Window::new(start, end),
+    })
+}
+
+fn string<'v>(entry: &'v BorrowedValue<'_>, field: &str) -> Result<&'v str, String> {
+    match entry.get(field) {
+        None => Err(format!("{field} is missing")),
+        Some(v) => v
+            .as_str()
+            .ok_or_else(|| format!("{field} must be a string, not {}", kind(v))),
+    }
+}
+
+fn hour(entry: &BorrowedValue<'_>, field: &str, max: i64) -> Result<u8, String> {
+    let value = entry
+        .get(field)
+        .ok_or_else(|| format!("{field} is missing"))?;
+    let n = match (value.as_i64(), value.as_u64()) {
+        (Some(n), _) => n,
+        (None, Some(n)) => return Err(format!("{field} {n} is outside 0..={max}")),
+        (None, None) => {
+            return Err(format!("{field} must be an integer, not {}", kind(value)));
+        }
+    };
+    if (0..=max).contains(&n) {
+        Ok(n as u8)
+    } else {
+        Err(format!("{field} {n} is outside 0..={max}"))
+    }
+}
+
+fn kind(v: &BorrowedValue<'_>) -> &'static str {
+    match v.value_type() {
+        ValueType::Null => "null",
+        ValueType::Bool => "a boolean",
+        ValueType::String => "a string",
+        ValueType::Array => "an array",
+        ValueType::Object => "an object",
+        ValueType::F64 => "a fractional number",
+        _ => "a number",
+    }
+}
+
+/// `http://` or `https://` (scheme in any case), a non-empty host, and no
+/// whitespace or control characters anywhere.
+fn is_absolute_http_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _port)| h);
+    scheme_ok && !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"id":"a1","video_url":"https://cdn.example.com/a1.mp4","country":"US","lang":"ENG","start_hour":1,"end_hour":14}"#;
+
+    fn feed_of(ads: &[&str]) -> Vec<u8> {
+        format!(r#"{{"ads":[{}]}}"#, ads.join(",")).into_bytes()
+    }
+
+    /// `GOOD` with one field's JSON text replaced (or removed, for `None`).
+    fn with(field: &str, value: Option<&str>) -> String {
+        let mut fields: Vec<(String, String)> = vec![
+            ("id".into(), r#""a1""#.into()),
+            (
+                "video_url".into(),
+                r#""https://cdn.example.com/a1.mp4""#.into(),
+            ),
+            ("country".into(), r#""us""#.into()),
+            ("lang".into(), r#""eng""#.into()),
+            ("start_hour".into(), "1".into()),
+            ("end_hour".into(), "14".into()),
+        ];
+        fields.retain(|(k, _)| k != field);
+        if let Some(v) = value {
+            fields.push((field.into(), v.into()));
+        }
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+        format!("{{{}}}", body.join(","))
+    }
+
+    /// The one rule a single bad ad breaks.
+    fn rule_of(ad: &str) -> String {
+        let feed = parse(feed_of(&[ad])).unwrap();
+        assert!(feed.ads.is_empty(), "{ad} should be skipped");
+        assert_eq!(feed.skipped.len(), 1);
+        feed.skipped[0].rule.clone()
+    }
+
+    #[test]
+    fn a_good_ad_is_lower_cased_and_kept() {
+        let feed = parse(feed_of(&[GOOD])).unwrap();
+        assert!(feed.skipped.is_empty());
+        let ad = &feed.ads[0];
+        assert_eq!(
+            (ad.id.as_str(), ad.country.as_str(), ad.lang.as_str()),
+            ("a1", "us", "eng")
+        );
+        assert_eq!(ad.window, Window::new(1, 14));
+    }
+
+    #[test]
+    fn missing_fields_are_skipped() {
+        for field in [
+            "id",
+            "video_url",
+            "country",
+            "lang",
+            "start_hour",
+            "end_hour",
+        ] {
+            assert_eq!(rule_of(&with(field, None)), format!("{field} is missing"));
+        }
+    }
+
+    #[test]
+    fn wrong_types_are_skipped() {
+        let cases = [
+            ("id", "12", "id must be a string, not a number"),
+            ("video_url", "null", "video_url must be a string, not null"),
+            (
+                "country",
+                r#"["us"]"#,
+                "country must be a string, not an array",
+            ),
+            ("lang", "{}", "lang must be a string, not an object"),
+            (
+                "start_hour",
+                r#""1""#,
+                "start_hour must be an integer, not a string",
+            ),
+            (
+                "end_hour",
+                "14.5",
+                "end_hour must be an integer, not a fractional number",
+            ),
+            (
+                "end_hour",
+                "true",
+                "end_hour must be an integer, not a boolean",
+            ),
+        ];
+        for (field, value, rule) in cases {
+            assert_eq!(rule_of(&with(field, Some(value))), rule, "{field}={value}");
+        }
+    }
+
+    #[test]
+    fn hours_out_of_range_are_skipped() {
+        let cases = [
+            ("start_hour", "24", "start_hour 24 is outside 0..=23"),
+            ("start_hour", "-1", "start_hour -1 is outside 0..=23"),
+            ("end_hour", "25", "end_hour 25 is outside 0..=24"),
+            (
+                "end_hour",
+                "18446744073709551615",
+                "end_hour 18446744073709551615 is outside 0..=24",
+            ),
+        ];
+        for (field, value, rule) in cases {
+            assert_eq!(rule_of(&with(field, Some(value))), rule);
+        }
+        let feed = parse(feed_of(&[&with("end_hour", Some("24"))])).unwrap();
+        assert_eq!(feed.ads.len(), 1, "end_hour 24 is the end of the day");
+    }
+
+    #[test]
+    fn bad_urls_are_skipped() {
+        for url in [
+            "ftp://cdn.example.com/a.mp4",
+            "/ads/a.mp4",
+            "cdn.example.com/a.mp4",
+            "https://",
+            "https:///a.mp4",
+            "https://cdn.example.com/a b.mp4",
+            "javascript:alert(1)",
+            "",
+        ] {
+            let rule = rule_of(&with("video_url", Some(&format!("{url:?}"))));
+            assert!(
+                rule.contains("not an absolute http(s) URL"),
+                "{url}: {rule}"
+            );
+        }
+        for url in [
+            "http://cdn.example.com/a.mp4",
+            "HTTPS://cdn.example.com:8443/a?x=1",
+        ] {
+            let feed = parse(feed_of(&[&with("video_url", Some(&format!("{url:?}")))])).unwrap();
+            assert_eq!(feed.ads.len(), 1, "{url}");
+        }
+    }
+
+    #[test]
+    fn bad_codes_are_skipped() {
+        for country in ["usa", "u", "", "u1", "ü"] {
+            let rule = rule_of(&with("country", Some(&format!("{country:?}"))));
+            assert!(
+                rule.contains("is not two ASCII letters"),
+                "{country}: {rule}"
+            );
+        }
+        for lang in ["e", "engl", "", "en1", "e n"] {
+            let rule = rule_of(&with("lang", Some(&format!("{lang:?}"))));
+            assert!(
+                rule.contains("is not two or three ASCII letters"),
+                "{lang}: {rule}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_id_is_skipped() {
+        assert_eq!(rule_of(&with("id", Some(r#""""#))), "id is empty");
+    }
+
+    #[test]
+    fn repeated_id_keeps_the_first() {
+        let second = GOOD.replace("a1.mp4", "other.mp4");
+        let feed = parse(feed_of(&[GOOD, &second])).unwrap();
+        assert_eq!(feed.ads.len(), 1);
+        assert_eq!(feed.ads[0].video_url, "https://cdn.example.com/a1.mp4");
+        assert_eq!(feed.skipped[0].index, 1);
+        assert!(feed.skipped[0].rule.contains("repeats"));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let ad = GOOD.replace('}', r#","budget":{"daily":5},"tags":["x"]}"#);
+        let feed = parse(feed_of(&[&ad])).unwrap();
+        assert_eq!(feed.ads.len(), 1);
+        assert!(feed.skipped.is_empty());
+    }
+
+    #[test]
+    fn non_object_entries_are_skipped() {
+        let feed = parse(feed_of(&["42", GOOD])).unwrap();
+        assert_eq!(feed.ads.len(), 1);
+        assert_eq!(feed.skipped[0].rule, "an ad must be a JSON object");
+    }
+
+    #[test]
+    fn invalid_json_rejects_the_document() {
+        for body in [&b"{\"ads\":["[..], b"", b"not json", b"{\"ads\":[]}}"] {
+            assert!(
+                matches!(parse(body.to_vec()), Err(FeedError::InvalidJson(_))),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn missing_ads_array_rejects_the_document() {
+        for body in [&b"{}"[..], b"{\"ads\":{}}", b"[]", b"{\"Ads\":[]}", b"null"] {
+            assert!(
+                matches!(parse(body.to_vec()), Err(FeedError::NoAdsArray)),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn the_sample_feed_parses() {
+        let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
+        let feed = parse(body).unwrap();
+        assert!(feed.ads.len() >= 10, "{} ads", feed.ads.len());
+    }
+}

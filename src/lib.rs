@@ -1,0 +1,41 @@
+//! adserver: an HTTP ad server for video games.
+//!
+//! A game asks `GET /ad_request?country=us&lang=eng` and gets the next video
+//! ad to show, chosen by country, language and hour of day from a campaign
+//! feed that is compiled ahead of time into a lookup table.
+//!
+//! # Layout
+//!
+//! The request path is a straight line, and so are the modules:
+//!
+//! ```text
+//! config ─► feed (fetch + parse + validate) ─► catalog (compile) ─► ArcSwap in http::State
+//!                                                                        │
+//! client ─► server (accept, timeouts, drain) ─► http (route) ─► query ─► catalog::pick ─► prebuilt body
+//! ```
+//!
+//! - [`config`]: flags and environment, parsed once into [`config::Config`].
+//! - [`feed`]: fetching the feed within limits and validating every ad.
+//! - [`codes`]: country and language codes and the packed key they form.
+//! - [`window`]: the hour-window rule.
+//! - [`catalog`]: the compiled `(country, lang, hour) → ads` table and rotation.
+//! - [`clock`]: the current hour in the configured zone, injectable for tests.
+//! - [`query`]: zero-allocation parsing of the ad request's query string.
+//! - [`http`]: routing and prebuilt responses; no sockets.
+//! - [`metrics`]: atomic counters rendered for Prometheus.
+//! - [`refresh`]: loading and reloading the feed off the request path.
+//! - [`server`]: listeners, HTTP/1.1 connections and graceful shutdown.
+
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod clock;
+pub mod codes;
+pub mod config;
+pub mod feed;
+pub mod http;
+pub mod metrics;
+pub mod query;
+pub mod refresh;
+pub mod server;
+pub mod window;

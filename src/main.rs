@@ -1,0 +1,80 @@
+//! The `adserver` binary: parse the configuration, wire the pieces, run.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use adserver::clock::SystemClock;
+use adserver::config::{Config, LogFormat};
+use adserver::http::State;
+use adserver::{refresh, server};
+
+fn main() -> std::process::ExitCode {
+    let config = Config::parse();
+    init_logging(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("build the tokio runtime");
+    match runtime.block_on(run(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let bind = |addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))
+    };
+    let public = bind(config.listen).await?;
+    let admin = bind(config.admin_listen).await?;
+    tracing::info!(
+        listen = %config.listen,
+        admin = %config.admin_listen,
+        feed = %config.feed,
+        timezone = %config.timezone,
+        "adserver starting"
+    );
+
+    let state = Arc::new(State::new(SystemClock(config.timezone)));
+    let limits = config.fetch_limits();
+    // The first load happens before serving, so a healthy feed means the
+    // server is ready from its first request.
+    let _ = refresh::refresh_once(&state, &config.feed, &limits).await;
+    tokio::spawn(refresh::run(
+        Arc::clone(&state),
+        config.feed.clone(),
+        limits,
+        config.refresh_interval(),
+    ));
+
+    let drained = server::serve(
+        public,
+        admin,
+        state,
+        config.server_options(),
+        server::shutdown_signal(),
+    )
+    .await;
+    tracing::info!(drained, "adserver stopped");
+    Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ADSERVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

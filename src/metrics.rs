@@ -1,0 +1,329 @@
+//! Counters for `/metrics`, kept in atomics and rendered by hand in the
+//! Prometheus text format.
+//!
+//! Recording is a few relaxed atomic adds and never allocates; rendering
+//! (one scrape) may. The set of label values is fixed here, so the request
+//! path indexes arrays instead of looking labels up.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What a request to the public or admin listener came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ad,
+    NoAd,
+    InvalidRequest,
+    Unavailable,
+    MethodNotAllowed,
+    NotFound,
+    Probe,
+    Metrics,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 8] = [
+        Outcome::Ad,
+        Outcome::NoAd,
+        Outcome::InvalidRequest,
+        Outcome::Unavailable,
+        Outcome::MethodNotAllowed,
+        Outcome::NotFound,
+        Outcome::Probe,
+        Outcome::Metrics,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Ad => "ad",
+            Outcome::NoAd => "no_ad",
+            Outcome::InvalidRequest => "invalid_request",
+            Outcome::Unavailable => "unavailable",
+            Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::NotFound => "not_found",
+            Outcome::Probe => "probe",
+            Outcome::Metrics => "metrics",
+        }
+    }
+}
+
+/// Upper bounds of the latency buckets, in nanoseconds: microsecond
+/// resolution where this server lives, up to a second for the pathological.
+const BUCKETS_NS: [u64; 14] = [
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    5_000_000,
+    25_000_000,
+    100_000_000,
+    1_000_000_000,
+];
+
+/// Why a feed refresh failed; labels of `adserver_feed_refresh_failures_total`.
+pub const REFRESH_FAILURE_REASONS: [&str; 6] = [
+    "file",
+    "request",
+    "status",
+    "too_large",
+    "invalid_json",
+    "no_ads_array",
+];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: [AtomicU64; 8],
+    latency_buckets: [AtomicU64; BUCKETS_NS.len() + 1],
+    latency_sum_ns: AtomicU64,
+    catalog_ads: AtomicU64,
+    catalog_skipped: AtomicU64,
+    catalog_version: AtomicU64,
+    last_refresh_unix_ms: AtomicU64,
+    refresh_failures: [AtomicU64; REFRESH_FAILURE_REASONS.len()],
+    open_connections: AtomicI64,
+}
+
+impl Metrics {
+    /// Counts one finished request and its latency.
+    #[inline]
+    pub fn record(&self, outcome: Outcome, elapsed: Duration) {
+        self.requests[outcome as usize].fetch_add(1, Relaxed);
+        let ns = elapsed.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let bucket = BUCKETS_NS.partition_point(|&bound| bound < ns);
+        self.latency_buckets[bucket].fetch_add(1, Relaxed);
+        self.latency_sum_ns.fetch_add(ns, Relaxed);
+    }
+
+    pub fn requests(&self, outcome: Outcome) -> u64 {
+        self.requests[outcome as usize].load(Relaxed)
+    }
+
+    /// A new catalog went live.
+    pub fn catalog_loaded(&self, ads: usize, skipped: usize) {
+        self.catalog_ads.store(ads as u64, Relaxed);
+        self.catalog_skipped.store(skipped as u64, Relaxed);
+        self.catalog_version.fetch_add(1, Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        self.last_refresh_unix_ms
+            .store(now.as_millis() as u64, Relaxed);
+    }
+
+    /// A refresh failed for `reason` (one of [`REFRESH_FAILURE_REASONS`]).
+    pub fn refresh_failed(&self, reason: &str) {
+        if let Some(i) = REFRESH_FAILURE_REASONS.iter().position(|&r| r == reason) {
+            self.refresh_failures[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn refresh_failures(&self, reason: &str) -> u64 {
+        REFRESH_FAILURE_REASONS
+            .iter()
+            .position(|&r| r == reason)
+            .map_or(0, |i| self.refresh_failures[i].load(Relaxed))
+    }
+
+    pub fn catalog_version(&self) -> u64 {
+        self.catalog_version.load(Relaxed)
+    }
+
+    pub fn connection_opened(&self) {
+        self.open_connections.fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.open_connections.fetch_sub(1, Relaxed);
+    }
+
+    /// The page for `GET /metrics`.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let w = &mut out;
+        header(
+            w,
+            "adserver_requests_total",
+            "counter",
+            "Requests answered, by outcome.",
+        );
+        for outcome in Outcome::ALL {
+            let n = self.requests(outcome);
+            let _ = writeln!(
+                w,
+                "adserver_requests_total{{outcome=\"{}\"}} {n}",
+                outcome.label()
+            );
+        }
+
+        header(
+            w,
+            "adserver_request_duration_seconds",
+            "histogram",
+            "Time from request head parsed to response built.",
+        );
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS_NS.iter().enumerate() {
+            cumulative += self.latency_buckets[i].load(Relaxed);
+            let le = *bound as f64 / 1e9;
+            let _ = writeln!(
+                w,
+                "adserver_request_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        cumulative += self.latency_buckets[BUCKETS_NS.len()].load(Relaxed);
+        let _ = writeln!(
+            w,
+            "adserver_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        );
+        let sum = self.latency_sum_ns.load(Relaxed) as f64 / 1e9;
+        let _ = writeln!(w, "adserver_request_duration_seconds_sum {sum}");
+        let _ = writeln!(w, "adserver_request_duration_seconds_count {cumulative}");
+
+        gauge(
+            w,
+            "adserver_catalog_ads",
+            "Valid ads in the live catalog.",
+            self.catalog_ads.load(Relaxed),
+        );
+        gauge(
+            w,
+            "adserver_catalog_skipped_ads",
+            "Feed entries skipped by validation in the live catalog's feed.",
+            self.catalog_skipped.load(Relaxed),
+        );
+        gauge(
+            w,
+            "adserver_catalog_version",
+            "Catalogs loaded since start; 0 until the first.",
+            self.catalog_version(),
+        );
+
+        let last_ms = self.last_refresh_unix_ms.load(Relaxed);
+        if last_ms > 0 {
+            header(
+                w,
+                "adserver_feed_last_success_timestamp_seconds",
+                "gauge",
+                "When the live catalog was loaded (Unix time).",
+            );
+            let _ = writeln!(
+                w,
+                "adserver_feed_last_success_timestamp_seconds {}",
+                last_ms as f64 / 1e3
+            );
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
+            header(
+                w,
+                "adserver_feed_age_seconds",
+                "gauge",
+                "Seconds since the live catalog was loaded.",
+            );
+            let _ = writeln!(
+                w,
+                "adserver_feed_age_seconds {}",
+                now_ms.saturating_sub(last_ms) as f64 / 1e3
+            );
+        }
+
+        header(
+            w,
+            "adserver_feed_refresh_failures_total",
+            "counter",
+            "Feed loads that failed and kept the previous catalog, by reason.",
+        );
+        for (i, reason) in REFRESH_FAILURE_REASONS.iter().enumerate() {
+            let n = self.refresh_failures[i].load(Relaxed);
+            let _ = writeln!(
+                w,
+                "adserver_feed_refresh_failures_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+
+        header(
+            w,
+            "adserver_open_connections",
+            "gauge",
+            "Client connections open now, both listeners.",
+        );
+        let _ = writeln!(
+            w,
+            "adserver_open_connections {}",
+            self.open_connections.load(Relaxed)
+        );
+        out
+    }
+}
+
+fn header(w: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn gauge(w: &mut String, name: &str, help: &str, value: u64) {
+    header(w, name, "gauge", help);
+    let _ = writeln!(w, "{name} {value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_lands_in_the_right_bucket() {
+        let m = Metrics::default();
+        m.record(Outcome::Ad, Duration::from_nanos(800));
+        m.record(Outcome::Ad, Duration::from_micros(3));
+        m.record(Outcome::NoAd, Duration::from_secs(5));
+        let page = m.render();
+        assert!(
+            page.contains("adserver_request_duration_seconds_bucket{le=\"0.000001\"} 1\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains("adserver_request_duration_seconds_bucket{le=\"0.000005\"} 2\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains("adserver_request_duration_seconds_bucket{le=\"1\"} 2\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains("adserver_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"),
+            "{page}"
+        );
+        assert!(page.contains("adserver_requests_total{outcome=\"ad\"} 2\n"));
+        assert!(page.contains("adserver_requests_total{outcome=\"no_ad\"} 1\n"));
+    }
+
+    #[test]
+    fn feed_age_appears_after_the_first_load() {
+        let m = Metrics::default();
+        assert!(!m.render().contains("adserver_feed_age_seconds "));
+        m.catalog_loaded(10, 2);
+        let page = m.render();
+        assert!(page.contains("adserver_feed_age_seconds "));
+        assert!(page.contains("adserver_catalog_ads 10\n"));
+        assert!(page.contains("adserver_catalog_skipped_ads 2\n"));
+        assert!(page.contains("adserver_catalog_version 1\n"));
+    }
+
+    #[test]
+    fn refresh_failures_are_counted_by_reason() {
+        let m = Metrics::default();
+        m.refresh_failed("too_large");
+        m.refresh_failed("too_large");
+        assert_eq!(m.refresh_failures("too_large"), 2);
+        assert!(m
+            .render()
+            .contains("adserver_feed_refresh_failures_total{reason=\"too_large\"} 2\n"));
+    }
+}

@@ -1,0 +1,114 @@
+//! Sockets: accepting connections on the public and admin listeners,
+//! running HTTP/1.1 on each, and draining them on shutdown.
+//!
+//! Everything a request means is decided in [`crate::http`]; this module
+//! only owns connections, their timeouts and their lifetime.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::http::{handle, Listener, State};
+
+/// Connection settings shared by both listeners.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// A client must send a whole request head within this.
+    pub header_timeout: Duration,
+    /// In-flight requests get this long to finish after a shutdown signal.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            header_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves both listeners until `shutdown` completes, then stops accepting
+/// and waits up to `drain_timeout` for open connections to finish.
+///
+/// Returns `true` when every connection drained in time.
+pub async fn serve(
+    public: TcpListener,
+    admin: TcpListener,
+    state: Arc<State>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> bool {
+    let mut http = http1::Builder::new();
+    // Without a timer hyper silently ignores header_read_timeout.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout)
+        .keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+
+    loop {
+        let (accepted, listener) = tokio::select! {
+            accepted = public.accept() => (accepted, Listener::Public),
+            accepted = admin.accept() => (accepted, Listener::Admin),
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: pause instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        let service = {
+            let state = Arc::clone(&state);
+            service_fn(move |req| {
+                std::future::ready(Ok::<_, Infallible>(handle(&state, listener, &req)))
+            })
+        };
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        state.metrics.connection_opened();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            state.metrics.connection_closed();
+        });
+    }
+
+    drop((public, admin));
+    let open = graceful.count();
+    tracing::info!(open, "shutting down: draining connections");
+    tokio::select! {
+        () = graceful.shutdown() => {
+            tracing::info!("all connections drained");
+            true
+        }
+        () = tokio::time::sleep(options.drain_timeout) => {
+            tracing::warn!(timeout = ?options.drain_timeout, "drain deadline passed; closing the rest");
+            false
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
