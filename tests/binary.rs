@@ -1,0 +1,143 @@
+//! The `adserver` binary as an operator runs it: flags and environment,
+//! startup logs, serving the bundled feed, and exit 0 on SIGTERM/SIGINT.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{get, SAMPLE_FEED};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(args: &[&str], envs: &[(&str, String)]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_adserver"))
+        .args(args)
+        .env_remove("ADSERVER_LISTEN")
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+            && get(([127, 0, 0, 1], port).into(), "/readyz").await.status == 200
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server on {port} not ready in 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+fn wait_exit(mut child: Child) -> (i32, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut log = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+            return (status.code().unwrap_or(-1), log);
+        }
+        assert!(Instant::now() < deadline, "no exit within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn serves_the_bundled_feed_and_exits_0_on_sigterm() {
+    let (port, admin) = (free_port(), free_port());
+    let child = spawn(
+        &[
+            "--feed",
+            SAMPLE_FEED,
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+        ],
+        &[("ADSERVER_LISTEN", format!("127.0.0.1:{port}"))],
+    );
+    wait_ready(port).await;
+    let reply = get(
+        ([127, 0, 0, 1], port).into(),
+        "/ad_request?country=us&lang=eng",
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        get(([127, 0, 0, 1], admin).into(), "/metrics").await.status,
+        200
+    );
+    signal(&child, "TERM");
+    let (code, log) = wait_exit(child);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains(&format!("127.0.0.1:{port}")),
+        "startup names the address: {log}"
+    );
+    assert!(log.contains("ads.json"), "startup names the feed: {log}");
+    assert!(
+        log.contains("ads=51") && log.contains("skipped=0"),
+        "startup counts ads: {log}"
+    );
+}
+
+#[tokio::test]
+async fn the_flag_wins_over_the_variable_and_sigint_exits_0() {
+    let (flag_port, env_port, admin) = (free_port(), free_port(), free_port());
+    let child = spawn(
+        &[
+            "--listen",
+            &format!("127.0.0.1:{flag_port}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+        ],
+        &[
+            ("ADSERVER_LISTEN", format!("127.0.0.1:{env_port}")),
+            ("ADSERVER_FEED", SAMPLE_FEED.to_owned()),
+            ("ADSERVER_TIMEZONE", "America/New_York".to_owned()),
+        ],
+    );
+    wait_ready(flag_port).await;
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", env_port))
+        .await
+        .is_err());
+    signal(&child, "INT");
+    let (code, log) = wait_exit(child);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("America/New_York"), "{log}");
+}
+
+#[test]
+fn a_bad_option_is_refused_with_a_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_adserver"))
+        .args(["--timezone", "Mars/Olympus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Mars/Olympus"), "{err}");
+}
