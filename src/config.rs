@@ -3,12 +3,14 @@
 //! the environment.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 
 use crate::clock::Zone;
 use crate::feed::{FeedSource, FetchLimits};
+use crate::refresh::RefreshSettings;
 use crate::server::ServerOptions;
 
 /// The campaign service URL from the original brief.
@@ -53,6 +55,17 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub feed_timeout: u64,
 
+    /// Where each good feed is saved (atomically); read at start when the
+    /// feed is down, so the server comes up serving the last good catalog.
+    #[arg(long, env = "ADSERVER_SNAPSHOT")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Refuse a feed whose valid ads fall below this fraction of the live
+    /// catalog's (a suspicious drop); 0 turns the guard off.
+    #[arg(long, env = "ADSERVER_MIN_CATALOG_FRACTION", default_value_t = 0.5,
+          value_parser = fraction)]
+    pub min_catalog_fraction: f64,
+
     /// Seconds a client has to send a whole request head.
     #[arg(long, env = "ADSERVER_HEADER_TIMEOUT", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -89,8 +102,21 @@ impl Config {
         }
     }
 
-    pub fn refresh_interval(&self) -> Duration {
-        Duration::from_secs(self.refresh_interval)
+    pub fn refresh_settings(&self) -> RefreshSettings {
+        RefreshSettings {
+            source: self.feed.clone(),
+            limits: self.fetch_limits(),
+            interval: Duration::from_secs(self.refresh_interval),
+            snapshot: self.snapshot.clone(),
+            min_fraction: self.min_catalog_fraction,
+        }
+    }
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("{s:?} is not a fraction between 0 and 1")),
     }
 }
 
@@ -113,6 +139,8 @@ mod tests {
         assert_eq!(c.timezone, Zone::default());
         assert_eq!(c.refresh_interval, 60);
         assert_eq!(c.feed_max_bytes, 67_108_864);
+        assert_eq!(c.snapshot, None);
+        assert_eq!(c.min_catalog_fraction, 0.5);
     }
 
     #[test]
@@ -131,6 +159,7 @@ mod tests {
         assert_eq!(c.timezone, "+05:30".parse().unwrap());
         assert!(Config::try_parse_from(["adserver", "--timezone", "Mars/Base"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--refresh-interval", "0"]).is_err());
+        assert!(Config::try_parse_from(["adserver", "--min-catalog-fraction", "1.5"]).is_err());
     }
 
     #[test]
@@ -143,6 +172,8 @@ mod tests {
             "ADSERVER_TIMEZONE",
             "ADSERVER_REFRESH_INTERVAL",
             "ADSERVER_FEED_MAX_BYTES",
+            "ADSERVER_SNAPSHOT",
+            "ADSERVER_MIN_CATALOG_FRACTION",
         ] {
             assert!(help.contains(var), "--help lacks {var}");
         }

@@ -8,7 +8,9 @@ use tokio::net::TcpListener;
 use adserver::clock::SystemClock;
 use adserver::config::{Config, LogFormat};
 use adserver::http::State;
-use adserver::{refresh, server};
+use adserver::refresh::Refresher;
+use adserver::server;
+use tokio::sync::Notify;
 
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
@@ -43,16 +45,13 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let state = Arc::new(State::new(SystemClock(config.timezone)));
-    let limits = config.fetch_limits();
-    // The first load happens before serving, so a healthy feed means the
-    // server is ready from its first request.
-    let _ = refresh::refresh_once(&state, &config.feed, &limits).await;
-    tokio::spawn(refresh::run(
-        Arc::clone(&state),
-        config.feed.clone(),
-        limits,
-        config.refresh_interval(),
-    ));
+    // The first load happens before serving, so a healthy feed (or a
+    // snapshot) means the server is ready from its first request.
+    let mut refresher = Refresher::new(Arc::clone(&state), config.refresh_settings());
+    refresher.start().await;
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(reload_on_sighup(Arc::clone(&wake))?);
+    tokio::spawn(refresher.run(wake));
 
     let drained = server::serve(
         public,
@@ -64,6 +63,18 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     .await;
     tracing::info!(drained, "adserver stopped");
     Ok(())
+}
+
+/// SIGHUP asks for an immediate feed refresh.
+fn reload_on_sighup(wake: Arc<Notify>) -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP received");
+            wake.notify_one();
+        }
+    })
 }
 
 fn init_logging(format: LogFormat) {

@@ -6,7 +6,7 @@
 //! path indexes arrays instead of looking labels up.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What a request to the public or admin listener came to.
@@ -68,13 +68,16 @@ const BUCKETS_NS: [u64; 14] = [
 ];
 
 /// Why a feed refresh failed; labels of `adserver_feed_refresh_failures_total`.
-pub const REFRESH_FAILURE_REASONS: [&str; 6] = [
-    "file",
+pub const REFRESH_FAILURE_REASONS: [&str; 9] = [
+    "connect",
+    "timeout",
     "request",
     "status",
     "too_large",
     "invalid_json",
     "no_ads_array",
+    "drop",
+    "file",
 ];
 
 #[derive(Debug, Default)]
@@ -87,6 +90,8 @@ pub struct Metrics {
     catalog_version: AtomicU64,
     last_refresh_unix_ms: AtomicU64,
     refresh_failures: [AtomicU64; REFRESH_FAILURE_REASONS.len()],
+    refresh_unchanged: AtomicU64,
+    stale: AtomicBool,
     open_connections: AtomicI64,
 }
 
@@ -110,11 +115,29 @@ impl Metrics {
         self.catalog_ads.store(ads as u64, Relaxed);
         self.catalog_skipped.store(skipped as u64, Relaxed);
         self.catalog_version.fetch_add(1, Relaxed);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        self.last_refresh_unix_ms
-            .store(now.as_millis() as u64, Relaxed);
+    }
+
+    /// The feed answered well: the live catalog is what it holds now.
+    pub fn feed_succeeded(&self) {
+        self.last_refresh_unix_ms.store(unix_ms(), Relaxed);
+    }
+
+    /// The feed answered 304 or the same bytes: nothing was rebuilt.
+    pub fn feed_unchanged(&self) {
+        self.refresh_unchanged.fetch_add(1, Relaxed);
+    }
+
+    pub fn refresh_unchanged(&self) -> u64 {
+        self.refresh_unchanged.load(Relaxed)
+    }
+
+    /// Whether the live catalog came from the snapshot, not the feed.
+    pub fn set_stale(&self, stale: bool) {
+        self.stale.store(stale, Relaxed);
+    }
+
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Relaxed)
     }
 
     /// A refresh failed for `reason` (one of [`REFRESH_FAILURE_REASONS`]).
@@ -205,6 +228,24 @@ impl Metrics {
             self.catalog_version(),
         );
 
+        gauge(
+            w,
+            "adserver_catalog_stale",
+            "1 while the live catalog comes from the snapshot because the feed is unreachable.",
+            u64::from(self.is_stale()),
+        );
+        header(
+            w,
+            "adserver_feed_unchanged_total",
+            "counter",
+            "Refreshes answered 304 or with identical bytes; nothing rebuilt.",
+        );
+        let _ = writeln!(
+            w,
+            "adserver_feed_unchanged_total {}",
+            self.refresh_unchanged()
+        );
+
         let last_ms = self.last_refresh_unix_ms.load(Relaxed);
         if last_ms > 0 {
             header(
@@ -218,15 +259,12 @@ impl Metrics {
                 "adserver_feed_last_success_timestamp_seconds {}",
                 last_ms as f64 / 1e3
             );
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis() as u64;
+            let now_ms = unix_ms();
             header(
                 w,
                 "adserver_feed_age_seconds",
                 "gauge",
-                "Seconds since the live catalog was loaded.",
+                "Seconds since the feed last answered well (new catalog, 304 or same bytes).",
             );
             let _ = writeln!(
                 w,
@@ -262,6 +300,13 @@ impl Metrics {
         );
         out
     }
+}
+
+fn unix_ms() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    now.as_millis() as u64
 }
 
 fn header(w: &mut String, name: &str, kind: &str, help: &str) {
@@ -309,6 +354,11 @@ mod tests {
         let m = Metrics::default();
         assert!(!m.render().contains("adserver_feed_age_seconds "));
         m.catalog_loaded(10, 2);
+        assert!(
+            !m.render().contains("adserver_feed_age_seconds "),
+            "a snapshot load is no feed answer"
+        );
+        m.feed_succeeded();
         let page = m.render();
         assert!(page.contains("adserver_feed_age_seconds "));
         assert!(page.contains("adserver_catalog_ads 10\n"));

@@ -1,65 +1,327 @@
-//! Keeping the catalog in step with the feed: load at start, reload every
-//! refresh interval, and keep the current catalog whenever a load fails.
+//! Keeping the catalog in step with the feed: conditional reloads on a
+//! jittered interval, last-known-good on every failure, a snapshot for cold
+//! starts, and reload on demand.
 //!
-//! Fetching, parsing and compiling are blocking work, so they run on
-//! tokio's blocking pool, never on the workers that answer requests. The
-//! new catalog goes live with one `arc-swap` store.
+//! Fetching, hashing, parsing and compiling run on tokio's blocking pool,
+//! never on the workers that answer requests; the new catalog goes live
+//! with one `arc-swap` store. This module decides *whether* a new catalog
+//! goes live; [`crate::feed`] and [`crate::catalog`] do the work.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use crate::catalog::Catalog;
-use crate::feed::{self, FeedError, FeedSource, FetchLimits};
+use crate::feed::{self, snapshot, FeedError, FeedSource, FetchLimits, Fetched, Validators};
 use crate::http::State;
 
-/// Loads the feed once and publishes it; on failure the live catalog stays.
-pub async fn refresh_once(
-    state: &Arc<State>,
-    source: &FeedSource,
-    limits: &FetchLimits,
-) -> Result<(), FeedError> {
-    let (source, limits) = (source.clone(), limits.clone());
-    let loaded = tokio::task::spawn_blocking(move || {
-        feed::load(&source, &limits).map(|feed| {
-            for skipped in &feed.skipped {
-                tracing::warn!("skipping {skipped}");
-            }
-            (Catalog::compile(&feed), feed.skipped.len())
-        })
-    })
-    .await
-    .expect("feed loading does not panic");
-    match loaded {
-        Ok((catalog, skipped)) => {
-            tracing::info!(ads = catalog.len(), skipped, "catalog loaded");
-            state.publish(catalog);
-            Ok(())
-        }
-        Err(e) => {
-            state.metrics.refresh_failed(e.reason());
-            if state.is_ready() {
-                tracing::warn!(error = %e, "feed refresh failed; keeping the current catalog");
-            } else {
-                tracing::error!(error = %e, "feed load failed; no catalog yet, answering 503");
-            }
-            Err(e)
+/// How the feed is followed.
+#[derive(Debug, Clone)]
+pub struct RefreshSettings {
+    pub source: FeedSource,
+    pub limits: FetchLimits,
+    /// Between good refreshes, ±10%.
+    pub interval: Duration,
+    /// Where each new good feed is saved, and read at a cold start.
+    pub snapshot: Option<PathBuf>,
+    /// A feed whose valid ads fall below this fraction of the live
+    /// catalog's is refused as a suspicious drop; 0 turns the guard off.
+    pub min_fraction: f64,
+}
+
+impl RefreshSettings {
+    pub fn new(source: FeedSource) -> RefreshSettings {
+        RefreshSettings {
+            source,
+            limits: FetchLimits::default(),
+            interval: Duration::from_secs(60),
+            snapshot: None,
+            min_fraction: 0.5,
         }
     }
 }
 
-/// Reloads every `interval`, forever; the caller does the first load.
-/// While no catalog has loaded, retries come sooner (every [`COLD_RETRY`]
-/// at most), since every ad request is answering 503 meanwhile.
-pub async fn run(state: Arc<State>, source: FeedSource, limits: FetchLimits, interval: Duration) {
-    loop {
-        let wait = if state.is_ready() {
-            interval
-        } else {
-            interval.min(COLD_RETRY)
+/// What a successful refresh did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refreshed {
+    /// A new catalog went live.
+    Loaded { ads: usize, skipped: usize },
+    /// The feed answered 304 or the same bytes: nothing was rebuilt.
+    Unchanged,
+}
+
+/// Why a refresh kept the live catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+    #[error(
+        "feed has {ads} valid ads, under {min_fraction} of the {previous} in the live catalog: \
+         refused as a suspicious drop"
+    )]
+    Drop {
+        ads: usize,
+        previous: usize,
+        min_fraction: f64,
+    },
+}
+
+impl RefreshError {
+    /// A short, fixed label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RefreshError::Feed(e) => e.reason(),
+            RefreshError::Drop { .. } => "drop",
+        }
+    }
+}
+
+/// What the live catalog was built from.
+#[derive(Debug, Clone)]
+struct LastGood {
+    hash: u64,
+    validators: Validators,
+    ads: usize,
+}
+
+/// The blocking part's verdict.
+enum Step {
+    Unchanged,
+    New {
+        catalog: Catalog,
+        last: LastGood,
+        skipped: usize,
+    },
+}
+
+/// Follows the feed for one [`State`].
+pub struct Refresher {
+    state: Arc<State>,
+    settings: RefreshSettings,
+    last: Option<LastGood>,
+}
+
+impl Refresher {
+    pub fn new(state: Arc<State>, settings: RefreshSettings) -> Refresher {
+        Refresher {
+            state,
+            settings,
+            last: None,
+        }
+    }
+
+    /// Fetches the feed once and, if it is new and sound, makes it live.
+    /// On any error the live catalog stays, and the failure is counted.
+    pub async fn refresh(&mut self) -> Result<Refreshed, RefreshError> {
+        let settings = self.settings.clone();
+        let last = self.last.clone();
+        let step = tokio::task::spawn_blocking(move || build(&settings, last.as_ref()))
+            .await
+            .expect("building a catalog does not panic");
+        match step {
+            Ok(Step::Unchanged) => {
+                self.state.metrics.feed_unchanged();
+                self.state.metrics.feed_succeeded();
+                tracing::debug!("feed unchanged; nothing rebuilt");
+                Ok(Refreshed::Unchanged)
+            }
+            Ok(Step::New {
+                catalog,
+                last,
+                skipped,
+            }) => {
+                let ads = catalog.len();
+                self.state.publish(catalog);
+                self.state.metrics.feed_succeeded();
+                self.last = Some(last);
+                tracing::info!(ads, skipped, "catalog loaded");
+                Ok(Refreshed::Loaded { ads, skipped })
+            }
+            Err(e) => {
+                self.state.metrics.refresh_failed(e.reason());
+                if self.state.is_ready() {
+                    tracing::warn!(error = %e, "feed refresh failed; keeping the current catalog");
+                } else {
+                    tracing::error!(error = %e, "feed load failed; no catalog yet, answering 503");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The first load. If the feed cannot be loaded and a snapshot exists,
+    /// serves the snapshot (stale) instead; either way [`Refresher::run`]
+    /// keeps trying the feed.
+    pub async fn start(&mut self) {
+        if self.refresh().await.is_ok() {
+            return;
+        }
+        let Some(path) = self.settings.snapshot.clone() else {
+            return;
         };
-        tokio::time::sleep(wait).await;
-        let _ = refresh_once(&state, &source, &limits).await;
+        let from_snapshot = RefreshSettings {
+            source: FeedSource::File(path.clone()),
+            snapshot: None,
+            min_fraction: 0.0,
+            ..self.settings.clone()
+        };
+        let step = tokio::task::spawn_blocking(move || build(&from_snapshot, None))
+            .await
+            .expect("building a catalog does not panic");
+        match step {
+            Ok(Step::New { catalog, last, .. }) => {
+                tracing::warn!(
+                    snapshot = %path.display(),
+                    ads = catalog.len(),
+                    "feed unavailable: serving the stale snapshot until the feed answers"
+                );
+                self.state.publish(catalog);
+                self.state.metrics.set_stale(true);
+                // The validators belong to the feed, not to the file.
+                self.last = Some(LastGood {
+                    validators: Validators::default(),
+                    ..last
+                });
+            }
+            Ok(Step::Unchanged) => {
+                unreachable!("a build without a last catalog is never unchanged")
+            }
+            Err(e) => tracing::error!(snapshot = %path.display(), error = %e, "snapshot unusable"),
+        }
+    }
+
+    /// Refreshes forever: every interval (±10%) after a success, with
+    /// exponential backoff and jitter after failures, and at once when
+    /// `wake` is notified (SIGHUP).
+    pub async fn run(mut self, wake: Arc<Notify>) {
+        let mut failures = 0;
+        if !self.state.is_ready() || self.state.metrics.is_stale() {
+            failures = 1;
+        }
+        loop {
+            let wait = if failures == 0 {
+                jittered(self.settings.interval)
+            } else {
+                backoff(failures, self.settings.interval)
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = wake.notified() => tracing::info!("refreshing the feed on demand"),
+            }
+            match self.refresh().await {
+                Ok(_) => {
+                    failures = 0;
+                    self.state.metrics.set_stale(false);
+                }
+                Err(_) => failures += 1,
+            }
+        }
     }
 }
 
-const COLD_RETRY: Duration = Duration::from_secs(2);
+/// Fetch, compare, parse, guard, compile, save: all blocking.
+fn build(settings: &RefreshSettings, last: Option<&LastGood>) -> Result<Step, RefreshError> {
+    let fetched = settings
+        .source
+        .fetch(&settings.limits, last.map(|l| &l.validators))?;
+    let (bytes, validators) = match fetched {
+        Fetched::NotModified => return Ok(Step::Unchanged),
+        Fetched::Body { bytes, validators } => (bytes, validators),
+    };
+    let hash = FEED_HASH.hash_one(&bytes);
+    if last.is_some_and(|l| l.hash == hash) {
+        return Ok(Step::Unchanged);
+    }
+    // The snapshot is written only after the feed proves good, and the
+    // parser consumes its buffer, so keep the raw bytes when one is wanted.
+    let raw = settings.snapshot.as_ref().map(|_| bytes.clone());
+    let feed = feed::parse(bytes)?;
+    if let Some(last) = last {
+        if (feed.ads.len() as f64) < last.ads as f64 * settings.min_fraction {
+            return Err(RefreshError::Drop {
+                ads: feed.ads.len(),
+                previous: last.ads,
+                min_fraction: settings.min_fraction,
+            });
+        }
+    }
+    for skipped in &feed.skipped {
+        tracing::warn!("skipping {skipped}");
+    }
+    let catalog = Catalog::compile(&feed);
+    if let (Some(path), Some(raw)) = (&settings.snapshot, raw) {
+        match snapshot::save(path, &raw) {
+            Ok(()) => tracing::debug!(snapshot = %path.display(), "snapshot saved"),
+            Err(e) => {
+                tracing::warn!(snapshot = %path.display(), error = %e, "cannot save the snapshot")
+            }
+        }
+    }
+    Ok(Step::New {
+        catalog,
+        last: LastGood {
+            hash,
+            validators,
+            ads: feed.ads.len(),
+        },
+        skipped: feed.skipped.len(),
+    })
+}
+
+/// Fixed seeds: the hash only compares bodies within one process, but a
+/// fixed hasher keeps it reproducible in logs and tests.
+const FEED_HASH: ahash::RandomState = ahash::RandomState::with_seeds(1, 2, 3, 4);
+
+/// `interval` ±10%, so a fleet started together does not poll in step.
+pub fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(fastrand::f64().mul_add(0.2, 0.9))
+}
+
+/// After the `failures`-th failure in a row: 1 s doubling each time, capped
+/// at `interval`, then a random half of it dropped (jitter).
+pub fn backoff(failures: u32, interval: Duration) -> Duration {
+    let ceiling = Duration::from_secs(1)
+        .saturating_mul(1 << failures.saturating_sub(1).min(20))
+        .min(interval);
+    ceiling.mul_f64(fastrand::f64().mul_add(0.5, 0.5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        let interval = Duration::from_secs(60);
+        let waits: Vec<Duration> = (0..1000).map(|_| jittered(interval)).collect();
+        assert!(waits
+            .iter()
+            .all(|w| (54.0..=66.0).contains(&w.as_secs_f64())));
+        let spread =
+            waits.iter().max().unwrap().as_secs_f64() - waits.iter().min().unwrap().as_secs_f64();
+        assert!(spread > 6.0, "waits are spread out, not constant: {spread}");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_interval() {
+        let interval = Duration::from_secs(60);
+        for (failures, ceiling) in [
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (6, 32.0),
+            (7, 60.0),
+            (40, 60.0),
+        ] {
+            for _ in 0..100 {
+                let wait = backoff(failures, interval).as_secs_f64();
+                assert!(
+                    (ceiling / 2.0..=ceiling).contains(&wait),
+                    "failure {failures}: {wait} not in {ceiling}/2..={ceiling}"
+                );
+            }
+        }
+    }
+}

