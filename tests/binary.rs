@@ -141,3 +141,46 @@ fn a_bad_option_is_refused_with_a_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Mars/Olympus"), "{err}");
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_feed_at_once() {
+    let dir = std::env::temp_dir().join(format!("adserver-sighup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let feed = dir.join("ads.json");
+    std::fs::write(&feed, common::feed_json(&[("before", "de", "ger", 0, 0)])).unwrap();
+    let (port, admin) = (free_port(), free_port());
+    let child = spawn(
+        &[
+            "--feed",
+            feed.to_str().unwrap(),
+            "--refresh-interval",
+            "3600",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+        ],
+        &[],
+    );
+    wait_ready(port).await;
+    let addr = ([127, 0, 0, 1], port).into();
+    assert_eq!(
+        get(addr, "/ad_request?country=de&lang=ger").await.ad_id(),
+        "before"
+    );
+
+    std::fs::write(&feed, common::feed_json(&[("after", "de", "ger", 0, 0)])).unwrap();
+    signal(&child, "HUP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get(addr, "/ad_request?country=de&lang=ger").await.ad_id() != "after" {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&child, "TERM");
+    let (code, log) = wait_exit(child);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("SIGHUP"), "{log}");
+}

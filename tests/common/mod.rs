@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -150,6 +151,9 @@ pub struct FeedAnswer {
     pub body: Vec<u8>,
     /// Wait this long before answering.
     pub delay: Duration,
+    /// Ignore `body`: stream bytes without a length until the client
+    /// hangs up (or 1 GiB, so the test server itself is bounded).
+    pub endless: bool,
 }
 
 impl FeedAnswer {
@@ -159,7 +163,20 @@ impl FeedAnswer {
             headers: vec![],
             body: body.into(),
             delay: Duration::ZERO,
+            endless: false,
         }
+    }
+
+    pub fn status(status: u16) -> FeedAnswer {
+        FeedAnswer {
+            status,
+            ..FeedAnswer::ok("")
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> FeedAnswer {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
     }
 }
 
@@ -169,6 +186,8 @@ pub struct FeedServer {
     answer: Arc<Mutex<FeedAnswer>>,
     /// Request heads received, oldest first.
     pub requests: Arc<Mutex<Vec<String>>>,
+    /// Body bytes the server managed to send, over all requests.
+    pub bytes_sent: Arc<AtomicU64>,
 }
 
 impl FeedServer {
@@ -177,13 +196,18 @@ impl FeedServer {
         let url = format!("http://{}/ads.json", listener.local_addr().unwrap());
         let answer = Arc::new(Mutex::new(answer));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (a, r) = (Arc::clone(&answer), Arc::clone(&requests));
+        let bytes_sent = Arc::new(AtomicU64::new(0));
+        let (a, r, sent) = (
+            Arc::clone(&answer),
+            Arc::clone(&requests),
+            Arc::clone(&bytes_sent),
+        );
         tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (a, r) = (Arc::clone(&a), Arc::clone(&r));
+                let (a, r, sent) = (Arc::clone(&a), Arc::clone(&r), Arc::clone(&sent));
                 tokio::spawn(async move {
                     let mut head = Vec::new();
                     let mut buf = [0u8; 1024];
@@ -198,17 +222,26 @@ impl FeedServer {
                         .push(String::from_utf8_lossy(&head).into_owned());
                     let answer = a.lock().unwrap().clone();
                     tokio::time::sleep(answer.delay).await;
-                    let mut out = format!(
-                        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                        answer.status,
-                        answer.body.len()
-                    );
+                    let mut out = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", answer.status);
+                    if !answer.endless && answer.status != 304 {
+                        out.push_str(&format!("Content-Length: {}\r\n", answer.body.len()));
+                    }
                     for (n, v) in &answer.headers {
                         out.push_str(&format!("{n}: {v}\r\n"));
                     }
                     out.push_str("\r\n");
                     let _ = stream.write_all(out.as_bytes()).await;
-                    let _ = stream.write_all(&answer.body).await;
+                    if answer.endless {
+                        let chunk = vec![b' '; 64 * 1024];
+                        for _ in 0..(1 << 30) / chunk.len() {
+                            if stream.write_all(&chunk).await.is_err() {
+                                break;
+                            }
+                            sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        }
+                    } else if stream.write_all(&answer.body).await.is_ok() {
+                        sent.fetch_add(answer.body.len() as u64, Ordering::Relaxed);
+                    }
                 });
             }
         });
@@ -216,6 +249,7 @@ impl FeedServer {
             url,
             answer,
             requests,
+            bytes_sent,
         }
     }
 

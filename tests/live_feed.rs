@@ -1,0 +1,436 @@
+//! Following a live feed (the live-campaigns issue): changes show up,
+//! unchanged feeds rebuild nothing, every failure keeps the last good
+//! catalog and is counted, swaps under load fail no request, and a
+//! snapshot covers a cold start while the feed is down.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use adserver::feed::{snapshot, FeedSource, FetchLimits};
+use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
+use common::*;
+use tokio::sync::Notify;
+
+const DE: &str = "/ad_request?country=de&lang=ger";
+
+fn settings(url: &str) -> RefreshSettings {
+    RefreshSettings {
+        limits: FetchLimits {
+            timeout: Duration::from_secs(1),
+            ..FetchLimits::default()
+        },
+        ..RefreshSettings::new(FeedSource::Url(url.to_owned()))
+    }
+}
+
+/// `n` all-day ads for de/ger named `{prefix}0`, `{prefix}1`, …
+fn feed_of(prefix: &str, n: usize) -> String {
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    let rows: Vec<(&str, &str, &str, u8, u8)> = ids
+        .iter()
+        .map(|id| (id.as_str(), "de", "ger", 0, 0))
+        .collect();
+    feed_json(&rows)
+}
+
+async fn served_ids(server: &TestServer, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.push(server.get(DE).await.ad_id());
+    }
+    ids.sort();
+    ids
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("adserver-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn the_catalog_follows_a_changed_feed() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("old", 2))).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    assert_eq!(
+        refresher.refresh().await.unwrap(),
+        Refreshed::Loaded { ads: 2, skipped: 0 }
+    );
+    assert_eq!(served_ids(&server, 2).await, ["old0", "old1"]);
+    feed.set(FeedAnswer::ok(feed_of("new", 3)));
+    refresher.refresh().await.unwrap();
+    assert_eq!(served_ids(&server, 3).await, ["new0", "new1", "new2"]);
+}
+
+#[tokio::test]
+async fn the_run_loop_picks_up_a_change_within_the_interval_and_on_demand() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("old", 1))).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(
+        server.state.clone(),
+        RefreshSettings {
+            interval: Duration::from_secs(1),
+            ..settings(&feed.url)
+        },
+    );
+    refresher.start().await;
+    let wake = Arc::new(Notify::new());
+    let loop_task = tokio::spawn(refresher.run(wake.clone()));
+
+    feed.set(FeedAnswer::ok(feed_of("new", 1)));
+    let changed = Instant::now();
+    while server.get(DE).await.ad_id() != "new0" {
+        assert!(
+            changed.elapsed() < Duration::from_secs(3),
+            "change not served within the interval"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(changed.elapsed() <= Duration::from_millis(1100 + 500));
+    loop_task.abort();
+
+    // On demand: an hour-long interval, and a wake-up does it at once.
+    let mut refresher = Refresher::new(
+        server.state.clone(),
+        RefreshSettings {
+            interval: Duration::from_secs(3600),
+            ..settings(&feed.url)
+        },
+    );
+    refresher.start().await;
+    let loop_task = tokio::spawn(refresher.run(wake.clone()));
+    feed.set(FeedAnswer::ok(feed_of("woken", 1)));
+    wake.notify_one();
+    let woken = Instant::now();
+    while server.get(DE).await.ad_id() != "woken0" {
+        assert!(
+            woken.elapsed() < Duration::from_secs(3),
+            "wake-up did not refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    loop_task.abort();
+}
+
+#[tokio::test]
+async fn not_modified_and_identical_bodies_rebuild_nothing() {
+    let body = feed_of("a", 2);
+    let feed = FeedServer::start(FeedAnswer::ok(body.clone()).with_header("ETag", "\"v1\"")).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    refresher.refresh().await.unwrap();
+    let version = server.state.metrics.catalog_version();
+    assert_eq!(version, 1);
+
+    // The validator is sent back; the feed answers 304.
+    feed.set(FeedAnswer::status(304));
+    assert_eq!(refresher.refresh().await.unwrap(), Refreshed::Unchanged);
+    let second = feed.requests.lock().unwrap()[1].to_ascii_lowercase();
+    assert!(second.contains("if-none-match: \"v1\""), "{second}");
+
+    // No validators honoured, same bytes: hashed, not rebuilt.
+    feed.set(FeedAnswer::ok(body));
+    assert_eq!(refresher.refresh().await.unwrap(), Refreshed::Unchanged);
+
+    assert_eq!(
+        server.state.metrics.catalog_version(),
+        version,
+        "nothing rebuilt"
+    );
+    assert_eq!(server.state.metrics.refresh_unchanged(), 2);
+    assert_eq!(served_ids(&server, 2).await, ["a0", "a1"]);
+}
+
+#[tokio::test]
+async fn last_modified_is_sent_back() {
+    let date = "Wed, 21 Oct 2026 07:28:00 GMT";
+    let feed =
+        FeedServer::start(FeedAnswer::ok(feed_of("a", 1)).with_header("Last-Modified", date)).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    refresher.refresh().await.unwrap();
+    feed.set(FeedAnswer::status(304));
+    assert_eq!(refresher.refresh().await.unwrap(), Refreshed::Unchanged);
+    let second = feed.requests.lock().unwrap()[1].to_ascii_lowercase();
+    assert!(
+        second.contains(&format!("if-modified-since: {}", date.to_ascii_lowercase())),
+        "{second}"
+    );
+}
+
+#[tokio::test]
+async fn every_failure_keeps_the_old_catalog_and_is_counted() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("good", 10))).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    refresher.refresh().await.unwrap();
+
+    let cases: Vec<(&str, FeedAnswer)> = vec![
+        ("status", FeedAnswer::status(500)),
+        ("status", FeedAnswer::status(404)),
+        ("invalid_json", FeedAnswer::ok("{\"ads\":[")),
+        ("no_ads_array", FeedAnswer::ok("{\"campaigns\":[]}")),
+        ("drop", FeedAnswer::ok(feed_of("few", 4))),
+    ];
+    for (reason, answer) in cases {
+        feed.set(answer);
+        let before = server.state.metrics.refresh_failures(reason);
+        let err = refresher.refresh().await.unwrap_err();
+        assert_eq!(err.reason(), reason, "{err}");
+        assert_eq!(
+            server.state.metrics.refresh_failures(reason),
+            before + 1,
+            "{reason} counted"
+        );
+        assert_eq!(
+            served_ids(&server, 10).await.len(),
+            10,
+            "{reason}: old catalog serves"
+        );
+        assert!(server.get(DE).await.ad_id().starts_with("good"));
+    }
+    // Half the ads is still within the default guard of 50%.
+    feed.set(FeedAnswer::ok(feed_of("half", 5)));
+    refresher.refresh().await.unwrap();
+    assert!(server.get(DE).await.ad_id().starts_with("half"));
+}
+
+#[tokio::test]
+async fn the_drop_guard_names_the_counts() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 100))).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    refresher.refresh().await.unwrap();
+    feed.set(FeedAnswer::ok(feed_of("b", 3)));
+    match refresher.refresh().await {
+        Err(RefreshError::Drop {
+            ads: 3,
+            previous: 100,
+            ..
+        }) => {}
+        other => panic!("expected a drop refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_keeps_the_catalog() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 1))).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    refresher.refresh().await.unwrap();
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut dead = Refresher::new(
+        server.state.clone(),
+        settings(&format!("http://{closed}/ads.json")),
+    );
+    let err = dead.refresh().await.unwrap_err();
+    assert_eq!(err.reason(), "connect", "{err}");
+    assert_eq!(server.state.metrics.refresh_failures("connect"), 1);
+    assert_eq!(server.get(DE).await.ad_id(), "a0");
+}
+
+#[tokio::test]
+async fn a_feed_that_sleeps_past_the_timeout_is_abandoned_on_time() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 1))).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    refresher.refresh().await.unwrap();
+    feed.set(FeedAnswer {
+        delay: Duration::from_secs(5),
+        ..FeedAnswer::ok(feed_of("late", 1))
+    });
+    let started = Instant::now();
+    let err = refresher.refresh().await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.reason(), "timeout", "{err}");
+    assert!(
+        took < Duration::from_millis(2500),
+        "gave up after {took:?}, timeout is 1 s"
+    );
+    assert_eq!(server.state.metrics.refresh_failures("timeout"), 1);
+    assert_eq!(server.get(DE).await.ad_id(), "a0");
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_refused_without_reading_it_whole() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 1))).await;
+    let server = TestServer::start(5).await;
+    let limits = FetchLimits {
+        max_bytes: 64 * 1024,
+        timeout: Duration::from_secs(5),
+        ..FetchLimits::default()
+    };
+    let mut refresher = Refresher::new(
+        server.state.clone(),
+        RefreshSettings {
+            limits,
+            ..settings(&feed.url)
+        },
+    );
+    refresher.refresh().await.unwrap();
+
+    // Declared too large: refused from the header.
+    feed.set(FeedAnswer::ok(vec![b' '; 200 * 1024]));
+    assert_eq!(refresher.refresh().await.unwrap_err().reason(), "too_large");
+
+    // No length, never ending: reading stops just past the cap.
+    let sent_before = feed.bytes_sent.load(Ordering::Relaxed);
+    feed.set(FeedAnswer {
+        endless: true,
+        ..FeedAnswer::ok("")
+    });
+    let err = refresher.refresh().await.unwrap_err();
+    assert_eq!(err.reason(), "too_large", "{err}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = feed.bytes_sent.load(Ordering::Relaxed) - sent_before;
+    assert!(
+        sent < 32 * 1024 * 1024,
+        "the feed pushed {sent} bytes before we hung up"
+    );
+    assert_eq!(server.state.metrics.refresh_failures("too_large"), 2);
+    assert_eq!(server.get(DE).await.ad_id(), "a0");
+}
+
+#[tokio::test]
+async fn swapping_catalogs_under_load_fails_no_request() {
+    let old = feed_of("old", 3);
+    let new = feed_of("new", 4);
+    let feed = FeedServer::start(FeedAnswer::ok(old.clone())).await;
+    let server = Arc::new(TestServer::start(5).await);
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    refresher.refresh().await.unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (server, stop, answered) = (server.clone(), stop.clone(), answered.clone());
+            tokio::spawn(async move {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    let reply = server.get(DE).await;
+                    assert_eq!(reply.status, 200, "{reply:?}");
+                    let id = reply.ad_id();
+                    let known = (id.starts_with("old") && id[3..].parse::<usize>().unwrap() < 3)
+                        || (id.starts_with("new") && id[3..].parse::<usize>().unwrap() < 4);
+                    assert!(known, "{id} belongs to neither catalog");
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+
+    let started = Instant::now();
+    let mut swaps = 0;
+    while started.elapsed() < Duration::from_secs(2) {
+        feed.set(FeedAnswer::ok(if swaps % 2 == 0 {
+            new.clone()
+        } else {
+            old.clone()
+        }));
+        refresher.refresh().await.unwrap();
+        swaps += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.expect("no client saw a failure");
+    }
+    assert!(swaps >= 10, "only {swaps} swaps");
+    assert!(
+        answered.load(Ordering::Relaxed) > 100,
+        "{} answers",
+        answered.load(Ordering::Relaxed)
+    );
+    assert_eq!(server.state.metrics.catalog_version(), swaps + 1);
+}
+
+#[tokio::test]
+async fn a_good_load_writes_the_snapshot() {
+    let dir = temp_dir("snapshot-write");
+    let path = dir.join("feed.json");
+    let body = feed_of("snap", 2);
+    let feed = FeedServer::start(FeedAnswer::ok(body.clone())).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(
+        server.state.clone(),
+        RefreshSettings {
+            snapshot: Some(path.clone()),
+            ..settings(&feed.url)
+        },
+    );
+    refresher.refresh().await.unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), body);
+    // A refused feed does not overwrite it.
+    feed.set(FeedAnswer::ok("{\"ads\":"));
+    assert!(refresher.refresh().await.is_err());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), body);
+}
+
+#[tokio::test]
+async fn a_cold_start_with_the_feed_down_serves_the_snapshot() {
+    let dir = temp_dir("snapshot-cold");
+    let path = dir.join("feed.json");
+    snapshot::save(&path, feed_of("snap", 2).as_bytes()).unwrap();
+    // A torn temp file from an earlier crash lies beside it.
+    std::fs::write(snapshot::temp_path(&path), "{\"ads\":[{\"id\":\"torn").unwrap();
+
+    let feed = FeedServer::start(FeedAnswer::status(503)).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(
+        server.state.clone(),
+        RefreshSettings {
+            snapshot: Some(path.clone()),
+            interval: Duration::from_secs(1),
+            ..settings(&feed.url)
+        },
+    );
+    refresher.start().await;
+    assert_eq!(server.get("/readyz").await.status, 200);
+    assert_eq!(served_ids(&server, 2).await, ["snap0", "snap1"]);
+    assert!(server.state.metrics.is_stale());
+
+    // The feed comes back: the run loop moves on to it, no longer stale.
+    feed.set(FeedAnswer::ok(feed_of("live", 1)));
+    let task = tokio::spawn(refresher.run(Arc::new(Notify::new())));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.get(DE).await.ad_id() != "live0" {
+        assert!(
+            Instant::now() < deadline,
+            "feed never took over from the snapshot"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+    assert!(!server.state.metrics.is_stale());
+}
+
+#[tokio::test]
+async fn without_a_snapshot_a_cold_start_answers_503_and_keeps_trying() {
+    let feed = FeedServer::start(FeedAnswer::status(500)).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    refresher.start().await;
+    assert_eq!(server.get("/readyz").await.status, 503);
+    assert_eq!(server.get(DE).await.status, 503);
+
+    let task = tokio::spawn(refresher.run(Arc::new(Notify::new())));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    feed.set(FeedAnswer::ok(feed_of("late", 1)));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.get("/readyz").await.status != 200 {
+        assert!(Instant::now() < deadline, "never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+    assert_eq!(server.get(DE).await.ad_id(), "late0");
+    assert!(feed.request_count() >= 2);
+}
