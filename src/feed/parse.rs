@@ -5,7 +5,7 @@
 //! whole. No I/O, no logging: the caller decides what to tell the operator.
 
 use simd_json::prelude::*;
-use simd_json::BorrowedValue;
+use simd_json::tape::Value as Json;
 
 use super::{Ad, Feed, FeedError, Skipped};
 use crate::codes::{Country, Lang};
@@ -13,34 +13,65 @@ use crate::window::Window;
 
 /// Parses and validates a whole feed document.
 ///
-/// simd-json parses in place, so the buffer is taken by value.
+/// simd-json parses in place, so the buffer is taken by value. The
+/// document is read straight off simd-json's tape, without building a tree
+/// of maps: about half the time on a million-ad feed.
 pub fn parse(mut body: Vec<u8>) -> Result<Feed, FeedError> {
-    let root = simd_json::to_borrowed_value(&mut body)
-        .map_err(|e| FeedError::InvalidJson(e.to_string()))?;
+    let tape = simd_json::to_tape(&mut body).map_err(|e| FeedError::InvalidJson(e.to_string()))?;
+    let root = tape.as_value();
     let entries = root
         .get("ads")
         .and_then(|ads| ads.as_array())
         .ok_or(FeedError::NoAdsArray)?;
 
     let mut feed = Feed::default();
+    feed.ads.reserve(entries.len());
+    // Ids borrow from the document, which outlives the loop.
     let mut seen = ahash::AHashSet::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
-        let id = entry.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        match validate(entry) {
-            Ok(ad) if !seen.insert(ad.id.clone()) => feed.skipped.push(Skipped {
-                index,
-                id,
-                rule: "id repeats an earlier ad; the first one is kept".into(),
-            }),
-            Ok(ad) => feed.ads.push(ad),
-            Err(rule) => feed.skipped.push(Skipped { index, id, rule }),
-        }
+        let broken = match validate(&entry) {
+            Ok(ad) if seen.insert(ad.id) => {
+                feed.ads.push(ad.into_owned());
+                continue;
+            }
+            Ok(_) => "id repeats an earlier ad; the first one is kept".to_owned(),
+            Err(rule) => rule,
+        };
+        feed.skipped.push(Skipped {
+            index,
+            id: entry
+                .get("id")
+                .and_then(|v| v.into_string())
+                .map(str::to_owned),
+            rule: broken,
+        });
     }
     Ok(feed)
 }
 
+/// A valid ad still borrowing its strings from the document.
+struct Valid<'v> {
+    id: &'v str,
+    video_url: &'v str,
+    country: Country,
+    lang: Lang,
+    window: Window,
+}
+
+impl Valid<'_> {
+    fn into_owned(self) -> Ad {
+        Ad {
+            id: self.id.to_owned(),
+            video_url: self.video_url.to_owned(),
+            country: self.country,
+            lang: self.lang,
+            window: self.window,
+        }
+    }
+}
+
 /// Checks one entry against every rule, returning the first rule it breaks.
-fn validate(entry: &BorrowedValue<'_>) -> Result<Ad, String> {
+fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, String> {
     if !entry.is_object() {
         return Err("an ad must be a JSON object".into());
     }
@@ -62,25 +93,26 @@ fn validate(entry: &BorrowedValue<'_>) -> Result<Ad, String> {
         .ok_or_else(|| format!("lang {lang:?} is not two or three ASCII letters"))?;
     let start = hour(entry, "start_hour", 23)?;
     let end = hour(entry, "end_hour", 24)?;
-    Ok(Ad {
-        id: id.to_owned(),
-        video_url: video_url.to_owned(),
+    Ok(Valid {
+        id,
+        video_url,
         country,
         lang,
         window: Window::new(start, end),
     })
 }
 
-fn string<'v>(entry: &'v BorrowedValue<'_>, field: &str) -> Result<&'v str, String> {
-    match entry.get(field) {
-        None => Err(format!("{field} is missing")),
-        Some(v) => v
-            .as_str()
-            .ok_or_else(|| format!("{field} must be a string, not {}", kind(v))),
-    }
+fn string<'i>(entry: &Json<'_, 'i>, field: &str) -> Result<&'i str, String> {
+    let value = entry
+        .get(field)
+        .ok_or_else(|| format!("{field} is missing"))?;
+    let kind = kind(&value);
+    value
+        .into_string()
+        .ok_or_else(|| format!("{field} must be a string, not {kind}"))
 }
 
-fn hour(entry: &BorrowedValue<'_>, field: &str, max: i64) -> Result<u8, String> {
+fn hour(entry: &Json<'_, '_>, field: &str, max: i64) -> Result<u8, String> {
     let value = entry
         .get(field)
         .ok_or_else(|| format!("{field} is missing"))?;
@@ -88,7 +120,7 @@ fn hour(entry: &BorrowedValue<'_>, field: &str, max: i64) -> Result<u8, String> 
         (Some(n), _) => n,
         (None, Some(n)) => return Err(format!("{field} {n} is outside 0..={max}")),
         (None, None) => {
-            return Err(format!("{field} must be an integer, not {}", kind(value)));
+            return Err(format!("{field} must be an integer, not {}", kind(&value)));
         }
     };
     if (0..=max).contains(&n) {
@@ -98,7 +130,7 @@ fn hour(entry: &BorrowedValue<'_>, field: &str, max: i64) -> Result<u8, String> 
     }
 }
 
-fn kind(v: &BorrowedValue<'_>) -> &'static str {
+fn kind(v: &Json<'_, '_>) -> &'static str {
     match v.value_type() {
         ValueType::Null => "null",
         ValueType::Bool => "a boolean",
