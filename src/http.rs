@@ -38,11 +38,15 @@ impl State {
         }
     }
 
-    /// Makes `catalog` the one every new request sees.
-    pub fn publish(&self, catalog: Catalog) {
+    /// Makes `catalog` the one every new request sees, and hands back the
+    /// one it replaces: freeing a large catalog takes milliseconds, so the
+    /// caller decides which thread pays for it.
+    #[must_use = "dropping the old catalog here frees it on this thread"]
+    pub fn publish(&self, catalog: Catalog) -> Option<Arc<Catalog>> {
         let (ads, skipped) = (catalog.len(), catalog.skipped());
-        self.catalog.store(Some(Arc::new(catalog)));
+        let old = self.catalog.swap(Some(Arc::new(catalog)));
         self.metrics.catalog_loaded(ads, skipped);
+        old
     }
 
     pub fn is_ready(&self) -> bool {

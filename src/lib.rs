@@ -24,10 +24,12 @@
 //! - [`http`]: routing and prebuilt responses; no sockets.
 //! - [`metrics`]: atomic counters rendered for Prometheus.
 //! - [`refresh`]: loading and reloading the feed off the request path.
+//! - [`background`]: the low-priority thread that rebuilds run on.
 //! - [`server`]: listeners, HTTP/1.1 connections and graceful shutdown.
 
 #![forbid(unsafe_code)]
 
+pub mod background;
 pub mod catalog;
 pub mod clock;
 pub mod codes;

@@ -2,9 +2,9 @@
 //! jittered interval, last-known-good on every failure, a snapshot for cold
 //! starts, and reload on demand.
 //!
-//! Fetching, hashing, parsing and compiling run on tokio's blocking pool,
-//! never on the workers that answer requests; the new catalog goes live
-//! with one `arc-swap` store. This module decides *whether* a new catalog
+//! Fetching, hashing, parsing and compiling run on a low-priority
+//! [`Background`] thread, never on the workers that answer requests; the
+//! new catalog goes live with one `arc-swap` store. This module decides *whether* a new catalog
 //! goes live; [`crate::feed`] and [`crate::catalog`] do the work.
 
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::background::Background;
 use crate::catalog::Catalog;
 use crate::feed::{self, snapshot, FeedError, FeedSource, FetchLimits, Fetched, Validators};
 use crate::http::State;
@@ -101,6 +102,7 @@ pub struct Refresher {
     state: Arc<State>,
     settings: RefreshSettings,
     last: Option<LastGood>,
+    worker: Background,
 }
 
 impl Refresher {
@@ -109,6 +111,7 @@ impl Refresher {
             state,
             settings,
             last: None,
+            worker: Background::spawn("adserver-refresh").expect("start the refresh thread"),
         }
     }
 
@@ -117,9 +120,10 @@ impl Refresher {
     pub async fn refresh(&mut self) -> Result<Refreshed, RefreshError> {
         let settings = self.settings.clone();
         let last = self.last.clone();
-        let step = tokio::task::spawn_blocking(move || build(&settings, last.as_ref()))
-            .await
-            .expect("building a catalog does not panic");
+        let step = self
+            .worker
+            .run(move || build(&settings, last.as_ref()))
+            .await;
         match step {
             Ok(Step::Unchanged) => {
                 self.state.metrics.feed_unchanged();
@@ -133,7 +137,7 @@ impl Refresher {
                 skipped,
             }) => {
                 let ads = catalog.len();
-                self.state.publish(catalog);
+                self.retire(self.state.publish(catalog)).await;
                 self.state.metrics.feed_succeeded();
                 self.last = Some(last);
                 tracing::info!(ads, skipped, "catalog loaded");
@@ -148,6 +152,14 @@ impl Refresher {
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// Frees a replaced catalog on the background thread, not on a worker
+    /// that should be answering requests.
+    async fn retire(&self, old: Option<Arc<Catalog>>) {
+        if let Some(old) = old {
+            self.worker.run(move || drop(old)).await;
         }
     }
 
@@ -167,9 +179,7 @@ impl Refresher {
             min_fraction: 0.0,
             ..self.settings.clone()
         };
-        let step = tokio::task::spawn_blocking(move || build(&from_snapshot, None))
-            .await
-            .expect("building a catalog does not panic");
+        let step = self.worker.run(move || build(&from_snapshot, None)).await;
         match step {
             Ok(Step::New { catalog, last, .. }) => {
                 tracing::warn!(
@@ -177,7 +187,7 @@ impl Refresher {
                     ads = catalog.len(),
                     "feed unavailable: serving the stale snapshot until the feed answers"
                 );
-                self.state.publish(catalog);
+                self.retire(self.state.publish(catalog)).await;
                 self.state.metrics.set_stale(true);
                 // The validators belong to the feed, not to the file.
                 self.last = Some(LastGood {
