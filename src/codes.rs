@@ -1,14 +1,20 @@
 //! Country and language codes, and the integer key they pack into.
 //!
-//! A code is checked and lower-cased once, here, whether it comes from the
-//! feed or from a request, so the rest of the server compares integers.
-//! Nothing here allocates.
+//! A code is checked and brought to one canonical form once, here, whether
+//! it comes from the feed or from a request, so the rest of the server
+//! compares integers. Nothing here allocates.
+//!
+//! Languages are canonicalised so that the forms game platforms report all
+//! meet: ISO 639-1 (`en`), ISO 639-2/B and /T (`fre` and `fra`), and BCP 47
+//! or POSIX locales (`en-US`, `fr_CA`, `zh-Hant-TW`, whose region and script
+//! are ignored) all become the ISO 639-2/T code (`eng`, `fra`, `zho`).
 
 /// An ISO 3166-1 alpha-2 country code, lower case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Country([u8; 2]);
 
-/// A language code of two or three ASCII letters, lower case.
+/// A language, canonical: the ISO 639-2/T code where one is known, else
+/// the two or three letters given, lower case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Lang {
     bytes: [u8; 3],
@@ -32,24 +38,79 @@ impl Country {
 }
 
 impl Lang {
-    /// Two or three ASCII letters, any case; `None` for anything else.
+    /// A language code or locale, any case; `None` for what is not one.
+    ///
+    /// The primary subtag must be two or three ASCII letters; any further
+    /// subtags (region, script, variant), split by `-` or `_`, must be one
+    /// to eight ASCII letters or digits and are dropped. A primary subtag
+    /// that no table knows is kept as given, so a plain feed and a plain
+    /// request still meet on any two or three letters.
     pub fn parse(raw: &[u8]) -> Option<Lang> {
-        if !(2..=3).contains(&raw.len()) || !raw.iter().all(u8::is_ascii_alphabetic) {
+        let mut subtags = raw.split(|&b| b == b'-' || b == b'_');
+        let primary = subtags.next()?;
+        let rest_ok =
+            subtags.all(|t| (1..=8).contains(&t.len()) && t.iter().all(u8::is_ascii_alphanumeric));
+        if !rest_ok
+            || !(2..=3).contains(&primary.len())
+            || !primary.iter().all(u8::is_ascii_alphabetic)
+        {
             return None;
         }
-        let mut bytes = [0; 3];
-        for (dst, src) in bytes.iter_mut().zip(raw) {
+        let mut lower = [0u8; 3];
+        for (dst, src) in lower.iter_mut().zip(primary) {
             *dst = src.to_ascii_lowercase();
         }
-        Some(Lang {
+        let lower = &lower[..primary.len()];
+        let canonical = match lower {
+            [_, _] => std::str::from_utf8(lower)
+                .ok()
+                .and_then(isolang::Language::from_639_1)
+                .map(|l| l.to_639_3().as_bytes()),
+            _ => bibliographic_to_terminology(lower),
+        };
+        Some(Lang::from_letters(canonical.unwrap_or(lower)))
+    }
+
+    fn from_letters(letters: &[u8]) -> Lang {
+        let mut bytes = [0; 3];
+        bytes[..letters.len()].copy_from_slice(letters);
+        Lang {
             bytes,
-            len: raw.len() as u8,
-        })
+            len: letters.len() as u8,
+        }
     }
 
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.bytes[..self.len as usize]).expect("language codes are ASCII")
     }
+}
+
+/// The twenty ISO 639-2 languages whose bibliographic (/B) code differs
+/// from the terminology (/T) one.
+fn bibliographic_to_terminology(code: &[u8]) -> Option<&'static [u8]> {
+    const PAIRS: [(&[u8], &[u8]); 20] = [
+        (b"alb", b"sqi"),
+        (b"arm", b"hye"),
+        (b"baq", b"eus"),
+        (b"bur", b"mya"),
+        (b"chi", b"zho"),
+        (b"cze", b"ces"),
+        (b"dut", b"nld"),
+        (b"fre", b"fra"),
+        (b"geo", b"kat"),
+        (b"ger", b"deu"),
+        (b"gre", b"ell"),
+        (b"ice", b"isl"),
+        (b"mac", b"mkd"),
+        (b"mao", b"mri"),
+        (b"may", b"msa"),
+        (b"per", b"fas"),
+        (b"rum", b"ron"),
+        (b"slo", b"slk"),
+        (b"tib", b"bod"),
+        (b"wel", b"cym"),
+    ];
+    PAIRS.iter().find(|(b, _)| *b == code).map(|(_, t)| *t)
 }
 
 /// `(country, lang)` packed into 25 bits: five bits per letter (`a` = 1, so
@@ -89,9 +150,77 @@ mod tests {
     #[test]
     fn lang_accepts_two_or_three_letters_any_case() {
         assert_eq!(Lang::parse(b"ENG").unwrap().as_str(), "eng");
-        assert_eq!(Lang::parse(b"En").unwrap().as_str(), "en");
-        for bad in [&b""[..], b"e", b"engl", b"en1", b"e-n"] {
+        assert_eq!(Lang::parse(b"En").unwrap().as_str(), "eng");
+        for bad in [
+            &b""[..],
+            b"e",
+            b"engl",
+            b"en1",
+            b"e-n",
+            b"-en",
+            b"en-",
+            b"en--us",
+            b"en-toolongsub",
+            b"en us",
+        ] {
             assert_eq!(Lang::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    /// Each row: what a client or feed may say, and the canonical code.
+    const LANGUAGES: &[(&str, &str)] = &[
+        // ISO 639-1.
+        ("en", "eng"),
+        ("fr", "fra"),
+        ("de", "deu"),
+        ("es", "spa"),
+        ("zh", "zho"),
+        ("ja", "jpn"),
+        ("pt", "por"),
+        // ISO 639-2/T stays.
+        ("eng", "eng"),
+        ("fra", "fra"),
+        ("spa", "spa"),
+        // ISO 639-2/B becomes /T: all twenty pairs.
+        ("alb", "sqi"),
+        ("arm", "hye"),
+        ("baq", "eus"),
+        ("bur", "mya"),
+        ("chi", "zho"),
+        ("cze", "ces"),
+        ("dut", "nld"),
+        ("fre", "fra"),
+        ("geo", "kat"),
+        ("ger", "deu"),
+        ("gre", "ell"),
+        ("ice", "isl"),
+        ("mac", "mkd"),
+        ("mao", "mri"),
+        ("may", "msa"),
+        ("per", "fas"),
+        ("rum", "ron"),
+        ("slo", "slk"),
+        ("tib", "bod"),
+        ("wel", "cym"),
+        // BCP 47 and POSIX locales: region and script ignored.
+        ("en-US", "eng"),
+        ("en_GB", "eng"),
+        ("fr_CA", "fra"),
+        ("fr-ca", "fra"),
+        ("zh-Hant-TW", "zho"),
+        ("sr-Latn", "srp"),
+        ("es-419", "spa"),
+        ("FRE-ca", "fra"),
+        // Unknown to the tables: kept, so plain feeds still match plainly.
+        ("zz", "zz"),
+        ("xqz", "xqz"),
+    ];
+
+    #[test]
+    fn every_language_form_meets_its_canonical_code() {
+        for &(given, canonical) in LANGUAGES {
+            let lang = Lang::parse(given.as_bytes()).unwrap_or_else(|| panic!("{given} refused"));
+            assert_eq!(lang.as_str(), canonical, "{given}");
         }
     }
 

@@ -190,7 +190,7 @@ pub fn invalid_request_body(e: QueryError) -> &'static str {
         (Lang, Empty) => invalid!("query parameter 'lang' is empty"),
         (Lang, Repeated) => invalid!("query parameter 'lang' is given more than once"),
         (Lang, Malformed) => {
-            invalid!("query parameter 'lang' must be a language code (two or three letters)")
+            invalid!("query parameter 'lang' must be a language code such as eng, en or en-US")
         }
     }
 }

@@ -34,8 +34,9 @@ pub struct QueryError {
     pub problem: Problem,
 }
 
-/// Decoded values longer than this cannot be a code, so they need no room.
-const MAX_VALUE: usize = 16;
+/// Decoded values longer than this are refused: enough for any language
+/// tag a game platform sends (`zh-Hant-TW`, `sr-Latn-RS`).
+const MAX_VALUE: usize = 64;
 
 /// Parses `country` and `lang` from a raw query string; other parameters
 /// are ignored.
@@ -137,7 +138,10 @@ mod tests {
             ("country=us&lang=eng", ("us", "eng")),
             ("lang=eng&country=us", ("us", "eng")),
             ("country=US&lang=ENG", ("us", "eng")),
-            ("country=us&lang=en", ("us", "en")),
+            ("country=us&lang=en", ("us", "eng")),
+            ("country=us&lang=en-US", ("us", "eng")),
+            ("country=ca&lang=fr_CA", ("ca", "fra")),
+            ("country=tw&lang=zh%2DHant%2DTW", ("tw", "zho")),
             ("country=%75%53&lang=%65ng", ("us", "eng")),
             ("c%6Funtry=us&lang=eng", ("us", "eng")),
             ("country=us&lang=eng&sdk=3.1&x", ("us", "eng")),
