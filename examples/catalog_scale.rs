@@ -2,8 +2,11 @@
 //!
 //! ```sh
 //! cargo run --release --example genfeed -- --ads 1000000 > /tmp/feed-1m.json
-//! cargo run --release --example catalog_scale -- /tmp/feed-1m.json
+//! cargo run --release --example catalog_scale -- --runs 5 /tmp/feed-1m.json
 //! ```
+//!
+//! Times are the median of `--runs` runs (default 3): this machine is
+//! shared, and single runs vary by 2x.
 //!
 //! For each feed file: the time to parse and validate it, the time to
 //! compile the table, the heap the compiled catalog keeps (counted by a
@@ -50,36 +53,53 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Compile time and memory of the catalog for each feed file.
+#[derive(clap::Parser)]
+struct Args {
+    /// Runs per file; the median time is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Feed files, e.g. from `cargo run --example genfeed`.
+    #[arg(required = true)]
+    feeds: Vec<String>,
+}
+
+fn median(mut ms: Vec<f64>) -> f64 {
+    ms.sort_by(f64::total_cmp);
+    ms[ms.len() / 2]
+}
+
 fn main() {
-    let paths: Vec<String> = std::env::args().skip(1).collect();
-    if paths.is_empty() {
-        eprintln!("usage: catalog_scale FEED.json [FEED.json ...]");
-        std::process::exit(2);
-    }
+    let args = <Args as clap::Parser>::parse();
     println!(
         "| ads | feed MiB | parse + validate ms | compile ms | catalog heap MiB | peak RSS MiB |"
     );
     println!("|---:|---:|---:|---:|---:|---:|");
-    for path in paths {
+    for path in args.feeds {
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let size = bytes.len();
-        let started = Instant::now();
-        let feed = adserver::feed::parse(bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let parsed = started.elapsed();
-        let before = LIVE.load(Relaxed);
-        let started = Instant::now();
-        let catalog = Catalog::compile(&feed);
-        let compiled = started.elapsed();
-        let catalog_heap = LIVE.load(Relaxed) - before;
+        let (mut parse_ms, mut compile_ms) = (Vec::new(), Vec::new());
+        let (mut ads, mut catalog_heap) = (0, 0);
+        for _ in 0..args.runs.max(1) {
+            let started = Instant::now();
+            let feed =
+                adserver::feed::parse(bytes.clone()).unwrap_or_else(|e| panic!("{path}: {e}"));
+            parse_ms.push(started.elapsed().as_secs_f64() * 1e3);
+            let before = LIVE.load(Relaxed);
+            let started = Instant::now();
+            let catalog = Catalog::compile(&feed);
+            compile_ms.push(started.elapsed().as_secs_f64() * 1e3);
+            catalog_heap = LIVE.load(Relaxed) - before;
+            ads = catalog.len();
+            drop((feed, catalog));
+        }
         println!(
             "| {} | {:.1} | {:.0} | {:.0} | {:.1} | {:.0} |",
-            catalog.len(),
-            size as f64 / (1 << 20) as f64,
-            parsed.as_secs_f64() * 1e3,
-            compiled.as_secs_f64() * 1e3,
+            ads,
+            bytes.len() as f64 / (1 << 20) as f64,
+            median(parse_ms),
+            median(compile_ms),
             catalog_heap as f64 / (1 << 20) as f64,
             peak_rss_mib(),
         );
-        drop((feed, catalog));
     }
 }

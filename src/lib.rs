@@ -25,6 +25,7 @@
 //! - [`metrics`]: atomic counters rendered for Prometheus.
 //! - [`refresh`]: loading and reloading the feed off the request path.
 //! - [`background`]: the low-priority thread that rebuilds run on.
+//! - [`synthetic`]: generated feeds for benches, examples and load tests.
 //! - [`server`]: listeners, HTTP/1.1 connections and graceful shutdown.
 
 #![forbid(unsafe_code)]
@@ -40,4 +41,5 @@ pub mod metrics;
 pub mod query;
 pub mod refresh;
 pub mod server;
+pub mod synthetic;
 pub mod window;
