@@ -43,15 +43,16 @@ const MAX_VALUE: usize = 64;
 pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
     let mut country: Option<Result<Country, Problem>> = None;
     let mut lang: Option<Result<Lang, Problem>> = None;
-    for pair in query.unwrap_or("").split('&') {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let mut name_buf = [0u8; MAX_VALUE];
-        let Some(name) = decode(name.as_bytes(), &mut name_buf) else {
-            continue;
+    // One buffer each, reused: only values with `%` escapes are copied.
+    let (mut name_buf, mut value_buf) = ([0u8; MAX_VALUE], [0u8; MAX_VALUE]);
+    for pair in query.unwrap_or("").as_bytes().split(|&b| b == b'&') {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, &b""[..]),
         };
-        let (param, slot_is_set) = match name {
-            b"country" => (Param::Country, country.is_some()),
-            b"lang" => (Param::Lang, lang.is_some()),
+        let (param, slot_is_set) = match decode(name, &mut name_buf) {
+            Some(b"country") => (Param::Country, country.is_some()),
+            Some(b"lang") => (Param::Lang, lang.is_some()),
             _ => continue,
         };
         if slot_is_set {
@@ -60,8 +61,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
                 problem: Problem::Repeated,
             });
         }
-        let mut value_buf = [0u8; MAX_VALUE];
-        let value = decode(value.as_bytes(), &mut value_buf);
+        let value = decode(value, &mut value_buf);
         match param {
             Param::Country => country = Some(check(value, Country::parse)),
             Param::Lang => lang = Some(check(value, Lang::parse)),

@@ -35,6 +35,17 @@ impl Default for ServerOptions {
     }
 }
 
+/// The HTTP/1.1 connection settings every listener uses; public so the
+/// reference server (`examples/hello.rs`) measures the very same stack.
+pub fn http1_builder(options: &ServerOptions) -> http1::Builder {
+    let mut http = http1::Builder::new();
+    // Without a timer hyper silently ignores header_read_timeout.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout)
+        .keep_alive(true);
+    http
+}
+
 /// Serves both listeners until `shutdown` completes, then stops accepting
 /// and waits up to `drain_timeout` for open connections to finish.
 ///
@@ -46,11 +57,7 @@ pub async fn serve(
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
-    let mut http = http1::Builder::new();
-    // Without a timer hyper silently ignores header_read_timeout.
-    http.timer(TokioTimer::new())
-        .header_read_timeout(options.header_timeout)
-        .keep_alive(true);
+    let http = http1_builder(&options);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
