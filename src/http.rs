@@ -17,7 +17,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::codes::PairKey;
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::{Metrics, Outcome, Route};
 use crate::query::{parse_ad_request, Param, Problem, QueryError};
 
 /// What every request handler shares: the live catalog, the clock and the
@@ -66,16 +66,20 @@ pub type Body = Full<Bytes>;
 /// Answers one request.
 pub fn handle<B>(state: &State, listener: Listener, req: &Request<B>) -> Response<Body> {
     let started = Instant::now();
-    let (outcome, response) = route(state, listener, req);
-    state.metrics.record(outcome, started.elapsed());
+    let route = match req.uri().path() {
+        "/ad_request" => Route::AdRequest,
+        "/healthz" => Route::Healthz,
+        "/readyz" => Route::Readyz,
+        "/metrics" if listener == Listener::Admin => Route::Metrics,
+        _ => Route::Unknown,
+    };
+    let (outcome, response) = answer(state, route, req);
+    state.metrics.record(route, outcome, started.elapsed());
     response
 }
 
-fn route<B>(state: &State, listener: Listener, req: &Request<B>) -> (Outcome, Response<Body>) {
-    let path = req.uri().path();
-    let known = matches!(path, "/ad_request" | "/healthz" | "/readyz")
-        || (path == "/metrics" && listener == Listener::Admin);
-    if !known {
+fn answer<B>(state: &State, route: Route, req: &Request<B>) -> (Outcome, Response<Body>) {
+    if route == Route::Unknown {
         return (Outcome::NotFound, error(StatusCode::NOT_FOUND, NOT_FOUND));
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -85,18 +89,17 @@ fn route<B>(state: &State, listener: Listener, req: &Request<B>) -> (Outcome, Re
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return (Outcome::MethodNotAllowed, response);
     }
-    match path {
-        "/ad_request" => ad_request(state, req.uri().query()),
-        "/healthz" => (
-            Outcome::Probe,
+    match route {
+        Route::AdRequest => ad_request(state, req.uri().query()),
+        Route::Healthz => (
+            Outcome::Ok,
             json(StatusCode::OK, Bytes::from_static(HEALTHY)),
         ),
-        "/readyz" if state.is_ready() => (
-            Outcome::Probe,
-            json(StatusCode::OK, Bytes::from_static(READY)),
-        ),
-        "/readyz" => (Outcome::Probe, unavailable()),
-        _ => (Outcome::Metrics, metrics(state)),
+        Route::Readyz if state.is_ready() => {
+            (Outcome::Ok, json(StatusCode::OK, Bytes::from_static(READY)))
+        }
+        Route::Readyz => (Outcome::Unavailable, unavailable()),
+        Route::Metrics | Route::Unknown => (Outcome::Ok, metrics(state)),
     }
 }
 

@@ -9,7 +9,37 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What a request to the public or admin listener came to.
+/// Which endpoint a request asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    AdRequest,
+    Healthz,
+    Readyz,
+    Metrics,
+    Unknown,
+}
+
+impl Route {
+    const ALL: [Route; 5] = [
+        Route::AdRequest,
+        Route::Healthz,
+        Route::Readyz,
+        Route::Metrics,
+        Route::Unknown,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Route::AdRequest => "ad_request",
+            Route::Healthz => "healthz",
+            Route::Readyz => "readyz",
+            Route::Metrics => "metrics",
+            Route::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Ad,
@@ -18,20 +48,19 @@ pub enum Outcome {
     Unavailable,
     MethodNotAllowed,
     NotFound,
-    Probe,
-    Metrics,
+    /// A probe or scrape answered 200.
+    Ok,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 8] = [
+    const ALL: [Outcome; 7] = [
         Outcome::Ad,
         Outcome::NoAd,
         Outcome::InvalidRequest,
         Outcome::Unavailable,
         Outcome::MethodNotAllowed,
         Outcome::NotFound,
-        Outcome::Probe,
-        Outcome::Metrics,
+        Outcome::Ok,
     ];
 
     fn label(self) -> &'static str {
@@ -42,10 +71,26 @@ impl Outcome {
             Outcome::Unavailable => "unavailable",
             Outcome::MethodNotAllowed => "method_not_allowed",
             Outcome::NotFound => "not_found",
-            Outcome::Probe => "probe",
-            Outcome::Metrics => "metrics",
+            Outcome::Ok => "ok",
         }
     }
+}
+
+const COUNTERS: usize = Route::ALL.len() * Outcome::ALL.len();
+
+/// One counter per (route, outcome); a newtype because std derives
+/// `Default` for arrays of at most 32.
+#[derive(Debug)]
+struct Counters([AtomicU64; COUNTERS]);
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+fn counter(route: Route, outcome: Outcome) -> usize {
+    route as usize * Outcome::ALL.len() + outcome as usize
 }
 
 /// Upper bounds of the latency buckets, in nanoseconds: microsecond
@@ -82,7 +127,7 @@ pub const REFRESH_FAILURE_REASONS: [&str; 9] = [
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: [AtomicU64; 8],
+    requests: Counters,
     latency_buckets: [AtomicU64; BUCKETS_NS.len() + 1],
     latency_sum_ns: AtomicU64,
     catalog_ads: AtomicU64,
@@ -98,16 +143,16 @@ pub struct Metrics {
 impl Metrics {
     /// Counts one finished request and its latency.
     #[inline]
-    pub fn record(&self, outcome: Outcome, elapsed: Duration) {
-        self.requests[outcome as usize].fetch_add(1, Relaxed);
+    pub fn record(&self, route: Route, outcome: Outcome, elapsed: Duration) {
+        self.requests.0[counter(route, outcome)].fetch_add(1, Relaxed);
         let ns = elapsed.as_nanos().min(u128::from(u64::MAX)) as u64;
         let bucket = BUCKETS_NS.partition_point(|&bound| bound < ns);
         self.latency_buckets[bucket].fetch_add(1, Relaxed);
         self.latency_sum_ns.fetch_add(ns, Relaxed);
     }
 
-    pub fn requests(&self, outcome: Outcome) -> u64 {
-        self.requests[outcome as usize].load(Relaxed)
+    pub fn requests(&self, route: Route, outcome: Outcome) -> u64 {
+        self.requests.0[counter(route, outcome)].load(Relaxed)
     }
 
     /// A new catalog went live.
@@ -174,15 +219,26 @@ impl Metrics {
             w,
             "adserver_requests_total",
             "counter",
-            "Requests answered, by outcome.",
+            "Requests answered, by route and outcome.",
         );
-        for outcome in Outcome::ALL {
-            let n = self.requests(outcome);
-            let _ = writeln!(
-                w,
-                "adserver_requests_total{{outcome=\"{}\"}} {n}",
-                outcome.label()
-            );
+        for route in Route::ALL {
+            for outcome in Outcome::ALL {
+                let n = self.requests(route, outcome);
+                // Every ad_request outcome always, so dashboards see zeros;
+                // the rest once they happen.
+                if n > 0
+                    || route == Route::AdRequest
+                        && outcome != Outcome::Ok
+                        && outcome != Outcome::NotFound
+                {
+                    let _ = writeln!(
+                        w,
+                        "adserver_requests_total{{route=\"{}\",outcome=\"{}\"}} {n}",
+                        route.label(),
+                        outcome.label()
+                    );
+                }
+            }
         }
 
         header(
@@ -325,9 +381,9 @@ mod tests {
     #[test]
     fn latency_lands_in_the_right_bucket() {
         let m = Metrics::default();
-        m.record(Outcome::Ad, Duration::from_nanos(800));
-        m.record(Outcome::Ad, Duration::from_micros(3));
-        m.record(Outcome::NoAd, Duration::from_secs(5));
+        m.record(Route::AdRequest, Outcome::Ad, Duration::from_nanos(800));
+        m.record(Route::AdRequest, Outcome::Ad, Duration::from_micros(3));
+        m.record(Route::AdRequest, Outcome::NoAd, Duration::from_secs(5));
         let page = m.render();
         assert!(
             page.contains("adserver_request_duration_seconds_bucket{le=\"0.000001\"} 1\n"),
@@ -345,8 +401,10 @@ mod tests {
             page.contains("adserver_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"),
             "{page}"
         );
-        assert!(page.contains("adserver_requests_total{outcome=\"ad\"} 2\n"));
-        assert!(page.contains("adserver_requests_total{outcome=\"no_ad\"} 1\n"));
+        assert!(page.contains("adserver_requests_total{route=\"ad_request\",outcome=\"ad\"} 2\n"));
+        assert!(
+            page.contains("adserver_requests_total{route=\"ad_request\",outcome=\"no_ad\"} 1\n")
+        );
     }
 
     #[test]

@@ -226,13 +226,13 @@ async fn metrics_answer_on_the_admin_listener_only() {
     assert!(
         reply
             .body
-            .contains("adserver_requests_total{outcome=\"ad\"} 1\n"),
+            .contains("adserver_requests_total{route=\"ad_request\",outcome=\"ad\"} 1\n"),
         "{}",
         reply.body
     );
     assert!(reply
         .body
-        .contains("adserver_requests_total{outcome=\"invalid_request\"} 1\n"));
+        .contains("adserver_requests_total{route=\"ad_request\",outcome=\"invalid_request\"} 1\n"));
     assert!(reply.body.contains("adserver_catalog_ads "));
     assert!(reply
         .body
