@@ -6,13 +6,14 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, FixedOffset, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
-/// Tells the current hour (0..=23).
+/// Tells the time: the instant, and the hour (0..=23) in the configured zone.
 pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
     fn hour(&self) -> u8;
 }
 
@@ -110,35 +111,54 @@ impl fmt::Display for Zone {
 pub struct SystemClock(pub Zone);
 
 impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
     fn hour(&self) -> u8 {
         self.0.hour_at(Utc::now())
     }
 }
 
-/// A clock the caller sets: for tests and benches.
+/// A UTC clock the caller sets: for tests and benches.
 #[derive(Debug, Default)]
-pub struct ManualClock(AtomicU8);
+pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// 2026-01-15 at `hour`:30 UTC.
     pub fn new(hour: u8) -> ManualClock {
         let clock = ManualClock::default();
         clock.set(hour);
         clock
     }
 
+    /// Moves to `hour`:30 UTC on 2026-01-15.
     pub fn set(&self, hour: u8) {
         assert!(hour < 24, "hour {hour} is not 0..=23");
-        self.0.store(hour, Ordering::Relaxed);
+        let day = Utc.with_ymd_and_hms(2026, 1, 15, 0, 30, 0).unwrap();
+        self.set_instant(day + chrono::Duration::hours(i64::from(hour)));
+    }
+
+    pub fn set_instant(&self, instant: DateTime<Utc>) {
+        self.0.store(instant.timestamp(), Ordering::Relaxed);
     }
 }
 
 impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.0.load(Ordering::Relaxed), 0).unwrap_or_default()
+    }
+
     fn hour(&self) -> u8 {
-        self.0.load(Ordering::Relaxed)
+        self.now().hour() as u8
     }
 }
 
 impl<C: Clock> Clock for std::sync::Arc<C> {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+
     fn hour(&self) -> u8 {
         (**self).hour()
     }

@@ -22,6 +22,13 @@ pub struct Lang {
 }
 
 impl Country {
+    /// `"*"` in the feed: matches any country.
+    pub const ANY: Country = Country([0, 0]);
+
+    pub fn is_any(&self) -> bool {
+        *self == Country::ANY
+    }
+
     /// Two ASCII letters, any case; `None` for anything else.
     pub fn parse(raw: &[u8]) -> Option<Country> {
         match raw {
@@ -33,11 +40,24 @@ impl Country {
     }
 
     pub fn as_str(&self) -> &str {
+        if self.is_any() {
+            return "*";
+        }
         std::str::from_utf8(&self.0).expect("country codes are ASCII")
     }
 }
 
 impl Lang {
+    /// `"*"` in the feed: matches any language.
+    pub const ANY: Lang = Lang {
+        bytes: [0; 3],
+        len: 0,
+    };
+
+    pub fn is_any(&self) -> bool {
+        *self == Lang::ANY
+    }
+
     /// A language code or locale, any case; `None` for what is not one.
     ///
     /// The primary subtag must be two or three ASCII letters; any further
@@ -81,6 +101,9 @@ impl Lang {
     }
 
     pub fn as_str(&self) -> &str {
+        if self.is_any() {
+            return "*";
+        }
         std::str::from_utf8(&self.bytes[..self.len as usize]).expect("language codes are ASCII")
     }
 }
@@ -123,7 +146,7 @@ fn bibliographic_to_terminology(code: &[u8]) -> Option<&'static [u8]> {
 
 /// `(country, lang)` packed into 25 bits: five bits per letter (`a` = 1, so
 /// a two-letter language, whose third slot is 0, never collides with a
-/// three-letter one).
+/// three-letter one, and the all-zero wildcard collides with neither).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PairKey(u32);
 
@@ -139,6 +162,17 @@ impl PairKey {
 
     pub fn get(self) -> u32 {
         self.0
+    }
+
+    /// The keys a request for `(country, lang)` tries, most specific first:
+    /// exact, `(country, *)`, `(*, lang)`, `(*, *)`.
+    pub fn fallbacks(country: Country, lang: Lang) -> [PairKey; 4] {
+        [
+            PairKey::new(country, lang),
+            PairKey::new(country, Lang::ANY),
+            PairKey::new(Country::ANY, lang),
+            PairKey::new(Country::ANY, Lang::ANY),
+        ]
     }
 }
 

@@ -10,6 +10,7 @@ use clap::Parser;
 
 use crate::clock::Zone;
 use crate::feed::{FeedSource, FetchLimits};
+use crate::http::HourBasis;
 use crate::refresh::RefreshSettings;
 use crate::server::ServerOptions;
 
@@ -40,6 +41,12 @@ pub struct Config {
     /// (America/New_York) or a fixed offset (+05:30).
     #[arg(long, env = "ADSERVER_TIMEZONE", default_value = "UTC")]
     pub timezone: Zone,
+
+    /// Whose clock campaign hours are read on: the server's (--timezone) or
+    /// the player's (the request's tz or utc_offset; the server's when the
+    /// request has neither). An ad's own "timezone" field wins over both.
+    #[arg(long, env = "ADSERVER_HOUR_BASIS", value_enum, default_value_t = HourBasis::Server)]
+    pub hour_basis: HourBasis,
 
     /// Seconds between feed reloads.
     #[arg(long, env = "ADSERVER_REFRESH_INTERVAL", default_value_t = 60,
@@ -174,6 +181,7 @@ mod tests {
             "ADSERVER_FEED_MAX_BYTES",
             "ADSERVER_SNAPSHOT",
             "ADSERVER_MIN_CATALOG_FRACTION",
+            "ADSERVER_HOUR_BASIS",
         ] {
             assert!(help.contains(var), "--help lacks {var}");
         }

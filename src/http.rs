@@ -16,9 +16,8 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::codes::PairKey;
 use crate::metrics::{Metrics, Outcome, Route};
-use crate::query::{parse_ad_request, Param, Problem, QueryError};
+use crate::query::{parse_ad_request, Param, PlayerZone, Problem, QueryError};
 
 /// What every request handler shares: the live catalog, the clock and the
 /// counters.
@@ -27,6 +26,18 @@ pub struct State {
     pub catalog: ArcSwapOption<Catalog>,
     pub clock: Box<dyn Clock>,
     pub metrics: Metrics,
+    pub hour_basis: HourBasis,
+}
+
+/// `--hour-basis`: whose clock campaign hours are read on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum HourBasis {
+    /// The server's `--timezone`.
+    #[default]
+    Server,
+    /// The player's, from the request's `tz` or `utc_offset` (the server's
+    /// when the request gives neither).
+    Player,
 }
 
 impl State {
@@ -35,6 +46,15 @@ impl State {
             catalog: ArcSwapOption::empty(),
             clock: Box::new(clock),
             metrics: Metrics::default(),
+            hour_basis: HourBasis::default(),
+        }
+    }
+
+    /// The hour a request's ads are chosen for.
+    pub fn hour_for(&self, player: Option<PlayerZone>) -> u8 {
+        match (self.hour_basis, player) {
+            (HourBasis::Player, Some(zone)) => player_hour(zone, self.clock.now()),
+            _ => self.clock.hour(),
         }
     }
 
@@ -51,6 +71,18 @@ impl State {
 
     pub fn is_ready(&self) -> bool {
         self.catalog.load().is_some()
+    }
+}
+
+/// The hour on the player's wall clock at `now`.
+pub fn player_hour(zone: PlayerZone, now: chrono::DateTime<chrono::Utc>) -> u8 {
+    use chrono::Timelike;
+    match zone {
+        PlayerZone::Named(tz) => now.with_timezone(&tz).hour() as u8,
+        PlayerZone::Offset(minutes) => {
+            let minute_of_day = now.timestamp().rem_euclid(86_400) / 60 + i64::from(minutes);
+            (minute_of_day.rem_euclid(1440) / 60) as u8
+        }
     }
 }
 
@@ -112,8 +144,8 @@ fn ad_request(state: &State, query: Option<&str>) -> (Outcome, Response<Body>) {
         Ok(request) => match &*state.catalog.load() {
             None => (Outcome::Unavailable, unavailable()),
             Some(catalog) => {
-                let key = PairKey::new(request.country, request.lang);
-                match catalog.pick(key, state.clock.hour()) {
+                let hour = state.hour_for(request.player);
+                match catalog.select(request.country, request.lang, hour, &request.exclude) {
                     Some(body) => (Outcome::Ad, json(StatusCode::OK, body.clone())),
                     None => (Outcome::NoAd, error(StatusCode::NOT_FOUND, NO_AD)),
                 }
@@ -195,5 +227,21 @@ pub fn invalid_request_body(e: QueryError) -> &'static str {
         (Lang, Malformed) => {
             invalid!("query parameter 'lang' must be a language code such as eng, en or en-US")
         }
+        (Tz, Missing | Empty) => invalid!("query parameter 'tz' is empty"),
+        (Tz, Repeated) => invalid!("query parameter 'tz' is given more than once"),
+        (Tz, Malformed) => {
+            invalid!("query parameter 'tz' must be an IANA time zone such as America/New_York")
+        }
+        (UtcOffset, Missing | Empty) => invalid!("query parameter 'utc_offset' is empty"),
+        (UtcOffset, Repeated) => {
+            invalid!("query parameter 'utc_offset' is given more than once")
+        }
+        (UtcOffset, Malformed) => {
+            invalid!("query parameter 'utc_offset' must be whole minutes east of UTC, -840 to 840")
+        }
+        (Exclude, Missing | Empty | Malformed) => invalid!(
+            "query parameter 'exclude' must be at most 16 comma-separated ids of at most 64 bytes"
+        ),
+        (Exclude, Repeated) => invalid!("query parameter 'exclude' is given more than once"),
     }
 }

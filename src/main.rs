@@ -44,7 +44,9 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         "adserver starting"
     );
 
-    let state = Arc::new(State::new(SystemClock(config.timezone)));
+    let mut state = State::new(SystemClock(config.timezone));
+    state.hour_basis = config.hour_basis;
+    let state = Arc::new(state);
     // The first load happens before serving, so a healthy feed (or a
     // snapshot) means the server is ready from its first request.
     let mut refresher = Refresher::new(Arc::clone(&state), config.refresh_settings());

@@ -4,6 +4,9 @@
 //! small stack buffer only when it holds a `%` escape. Every error is a
 //! fixed value naming the parameter, so the 400 body is a static string.
 
+use chrono_tz::Tz;
+
+use crate::catalog::{Exclude, MAX_EXCLUDED};
 use crate::codes::{Country, Lang};
 
 /// A valid `/ad_request` query.
@@ -11,12 +14,26 @@ use crate::codes::{Country, Lang};
 pub struct AdRequest {
     pub country: Country,
     pub lang: Lang,
+    /// The player's clock, from `tz` (which wins) or `utc_offset`.
+    pub player: Option<PlayerZone>,
+    pub exclude: Exclude,
+}
+
+/// Where the player is, as the request says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayerZone {
+    Named(Tz),
+    /// Minutes east of UTC.
+    Offset(i16),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Param {
     Country,
     Lang,
+    Tz,
+    UtcOffset,
+    Exclude,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,14 +52,23 @@ pub struct QueryError {
 }
 
 /// Decoded values longer than this are refused: enough for any language
-/// tag a game platform sends (`zh-Hant-TW`, `sr-Latn-RS`).
+/// tag or IANA zone name (`America/Argentina/ComodRivadavia`).
 const MAX_VALUE: usize = 64;
 
-/// Parses `country` and `lang` from a raw query string; other parameters
-/// are ignored.
+/// Room for a whole decoded `exclude` list: 16 ids of up to 64 bytes.
+const MAX_EXCLUDE_VALUE: usize = MAX_EXCLUDED * (MAX_VALUE + 1);
+
+/// `utc_offset` bounds, in minutes: UTC-14:00 to UTC+14:00.
+const MAX_OFFSET_MINUTES: i16 = 840;
+
+/// Parses an ad request's query: `country` and `lang` (required), `tz`,
+/// `utc_offset` and `exclude` (optional); other parameters are ignored.
 pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
     let mut country: Option<Result<Country, Problem>> = None;
     let mut lang: Option<Result<Lang, Problem>> = None;
+    let mut tz: Option<Result<Tz, Problem>> = None;
+    let mut offset: Option<Result<i16, Problem>> = None;
+    let mut exclude: Option<Result<Exclude, Problem>> = None;
     // One buffer each, reused: only values with `%` escapes are copied.
     let (mut name_buf, mut value_buf) = ([0u8; MAX_VALUE], [0u8; MAX_VALUE]);
     for pair in query.unwrap_or("").as_bytes().split(|&b| b == b'&') {
@@ -53,6 +79,9 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
         let (param, slot_is_set) = match decode(name, &mut name_buf) {
             Some(b"country") => (Param::Country, country.is_some()),
             Some(b"lang") => (Param::Lang, lang.is_some()),
+            Some(b"tz") => (Param::Tz, tz.is_some()),
+            Some(b"utc_offset") => (Param::UtcOffset, offset.is_some()),
+            Some(b"exclude") => (Param::Exclude, exclude.is_some()),
             _ => continue,
         };
         if slot_is_set {
@@ -61,10 +90,12 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
                 problem: Problem::Repeated,
             });
         }
-        let value = decode(value, &mut value_buf);
         match param {
-            Param::Country => country = Some(check(value, Country::parse)),
-            Param::Lang => lang = Some(check(value, Lang::parse)),
+            Param::Country => country = Some(check(decode(value, &mut value_buf), Country::parse)),
+            Param::Lang => lang = Some(check(decode(value, &mut value_buf), Lang::parse)),
+            Param::Tz => tz = Some(check(decode(value, &mut value_buf), parse_tz)),
+            Param::UtcOffset => offset = Some(check(decode(value, &mut value_buf), parse_offset)),
+            Param::Exclude => exclude = Some(parse_exclude(value)),
         }
     }
     let fail = |param| move |problem| QueryError { param, problem };
@@ -74,7 +105,53 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
     let lang = lang
         .unwrap_or(Err(Problem::Missing))
         .map_err(fail(Param::Lang))?;
-    Ok(AdRequest { country, lang })
+    let tz = tz.transpose().map_err(fail(Param::Tz))?;
+    let offset = offset.transpose().map_err(fail(Param::UtcOffset))?;
+    let exclude = exclude
+        .transpose()
+        .map_err(fail(Param::Exclude))?
+        .unwrap_or_default();
+    let player = tz.map(PlayerZone::Named).or(offset.map(PlayerZone::Offset));
+    Ok(AdRequest {
+        country,
+        lang,
+        player,
+        exclude,
+    })
+}
+
+fn parse_tz(value: &[u8]) -> Option<Tz> {
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// Minutes east of UTC: an optional sign and up to three digits, ±840.
+fn parse_offset(value: &[u8]) -> Option<i16> {
+    let digits = value
+        .strip_prefix(b"+")
+        .or(value.strip_prefix(b"-"))
+        .unwrap_or(value);
+    if digits.is_empty() || digits.len() > 3 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: i16 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let n = if value[0] == b'-' { -n } else { n };
+    (-MAX_OFFSET_MINUTES..=MAX_OFFSET_MINUTES)
+        .contains(&n)
+        .then_some(n)
+}
+
+/// `exclude`: ids separated by commas (literal or `%2C`), at most
+/// [`MAX_EXCLUDED`] of them; empty items are ignored, so is an empty list.
+fn parse_exclude(raw: &[u8]) -> Result<Exclude, Problem> {
+    let mut buf = [0u8; MAX_EXCLUDE_VALUE];
+    let value = decode_into(raw, &mut buf).ok_or(Problem::Malformed)?;
+    let mut exclude = Exclude::default();
+    for id in value.split(|&b| b == b',').filter(|id| !id.is_empty()) {
+        if id.len() > MAX_VALUE || !exclude.push(id) {
+            return Err(Problem::Malformed);
+        }
+    }
+    Ok(exclude)
 }
 
 fn check<T>(value: Option<&[u8]>, parse: fn(&[u8]) -> Option<T>) -> Result<T, Problem> {
@@ -88,6 +165,10 @@ fn check<T>(value: Option<&[u8]>, parse: fn(&[u8]) -> Option<T>) -> Result<T, Pr
 /// Percent-decodes `raw` into `buf` when it has escapes, else borrows it.
 /// `None` for a broken escape or a decoded value longer than `buf`.
 fn decode<'a>(raw: &'a [u8], buf: &'a mut [u8; MAX_VALUE]) -> Option<&'a [u8]> {
+    decode_into(raw, buf)
+}
+
+fn decode_into<'a>(raw: &'a [u8], buf: &'a mut [u8]) -> Option<&'a [u8]> {
     if !raw.contains(&b'%') {
         return Some(raw);
     }
@@ -178,6 +259,61 @@ mod tests {
         ];
         for (query, expected) in cases {
             assert_eq!(err(query), expected, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn player_zone_and_exclude_are_read() {
+        let r = parse_ad_request(Some("country=in&lang=hin&utc_offset=330")).unwrap();
+        assert_eq!(r.player, Some(PlayerZone::Offset(330)));
+        let r = parse_ad_request(Some("country=us&lang=eng&utc_offset=-300")).unwrap();
+        assert_eq!(r.player, Some(PlayerZone::Offset(-300)));
+        let r = parse_ad_request(Some(
+            "country=us&lang=eng&tz=America%2FNew_York&utc_offset=60",
+        ))
+        .unwrap();
+        assert_eq!(
+            r.player,
+            Some(PlayerZone::Named(chrono_tz::America::New_York)),
+            "tz wins"
+        );
+        let r = parse_ad_request(Some("country=us&lang=eng&exclude=a1,b2%2Cc3,,")).unwrap();
+        assert_eq!(r.exclude.len(), 3);
+        let r = parse_ad_request(Some("country=us&lang=eng&exclude=")).unwrap();
+        assert!(r.exclude.is_empty());
+        assert_eq!(
+            parse_ad_request(Some("country=us&lang=eng"))
+                .unwrap()
+                .player,
+            None
+        );
+    }
+
+    #[test]
+    fn bad_player_zones_and_excludes_name_their_parameter() {
+        use {Param::*, Problem::*};
+        let seventeen: Vec<String> = (0..17).map(|i| format!("id{i}")).collect();
+        let too_many = format!("country=us&lang=eng&exclude={}", seventeen.join(","));
+        let cases = [
+            ("country=us&lang=eng&tz=Mars/Base", (Tz, Malformed)),
+            ("country=us&lang=eng&tz=", (Tz, Empty)),
+            ("country=us&lang=eng&tz=UTC&tz=UTC", (Tz, Repeated)),
+            ("country=us&lang=eng&utc_offset=841", (UtcOffset, Malformed)),
+            (
+                "country=us&lang=eng&utc_offset=-841",
+                (UtcOffset, Malformed),
+            ),
+            ("country=us&lang=eng&utc_offset=5.5", (UtcOffset, Malformed)),
+            ("country=us&lang=eng&utc_offset=+", (UtcOffset, Malformed)),
+            ("country=us&lang=eng&utc_offset=", (UtcOffset, Empty)),
+            (
+                "country=us&lang=eng&exclude=a&exclude=b",
+                (Exclude, Repeated),
+            ),
+            (too_many.as_str(), (Exclude, Malformed)),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(err(Some(query)), expected, "{query}");
         }
     }
 

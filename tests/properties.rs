@@ -24,6 +24,8 @@ fn build(rows: &[(usize, usize, u8, u8)]) -> Vec<Ad> {
             country: Country::parse(COUNTRIES[c].as_bytes()).unwrap(),
             lang: Lang::parse(LANGS[l].as_bytes()).unwrap(),
             window: Window::new(start, end),
+            weight: 1,
+            zone: None,
         })
         .collect()
 }

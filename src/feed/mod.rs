@@ -16,6 +16,7 @@ use std::time::Duration;
 pub use fetch::{FetchLimits, Fetched, Validators};
 pub use parse::parse;
 
+use crate::clock::Zone;
 use crate::codes::{Country, Lang};
 use crate::window::Window;
 
@@ -24,9 +25,15 @@ use crate::window::Window;
 pub struct Ad {
     pub id: String,
     pub video_url: String,
+    /// A country, or [`Country::ANY`] for `"*"`.
     pub country: Country,
+    /// A language, or [`Lang::ANY`] for `"*"`.
     pub lang: Lang,
     pub window: Window,
+    /// Share of its bucket's rotation; 1 unless the feed says otherwise.
+    pub weight: u32,
+    /// The zone this ad's hours are read in, when the feed names one.
+    pub zone: Option<Zone>,
 }
 
 /// An entry of the feed that broke a rule and is not served.

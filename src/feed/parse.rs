@@ -8,6 +8,7 @@ use simd_json::prelude::*;
 use simd_json::tape::Value as Json;
 
 use super::{Ad, Feed, FeedError, Skipped};
+use crate::clock::Zone;
 use crate::codes::{Country, Lang};
 use crate::window::Window;
 
@@ -56,6 +57,8 @@ struct Valid<'v> {
     country: Country,
     lang: Lang,
     window: Window,
+    weight: u32,
+    zone: Option<Zone>,
 }
 
 impl Valid<'_> {
@@ -66,6 +69,8 @@ impl Valid<'_> {
             country: self.country,
             lang: self.lang,
             window: self.window,
+            weight: self.weight,
+            zone: self.zone,
         }
     }
 }
@@ -85,12 +90,16 @@ fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, String> {
             "video_url {video_url:?} is not an absolute http(s) URL"
         ));
     }
-    let country = string(entry, "country")?;
-    let country = Country::parse(country.as_bytes())
-        .ok_or_else(|| format!("country {country:?} is not two ASCII letters"))?;
-    let lang = string(entry, "lang")?;
-    let lang = Lang::parse(lang.as_bytes())
-        .ok_or_else(|| format!("lang {lang:?} is not a language code"))?;
+    let country = match string(entry, "country")? {
+        "*" => Country::ANY,
+        country => Country::parse(country.as_bytes())
+            .ok_or_else(|| format!("country {country:?} is not two ASCII letters or \"*\""))?,
+    };
+    let lang = match string(entry, "lang")? {
+        "*" => Lang::ANY,
+        lang => Lang::parse(lang.as_bytes())
+            .ok_or_else(|| format!("lang {lang:?} is not a language code or \"*\""))?,
+    };
     let start = hour(entry, "start_hour", 23)?;
     let end = hour(entry, "end_hour", 24)?;
     Ok(Valid {
@@ -99,7 +108,45 @@ fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, String> {
         country,
         lang,
         window: Window::new(start, end),
+        weight: weight(entry)?,
+        zone: zone(entry)?,
     })
+}
+
+/// `weight`: optional, a positive integer that fits 32 bits; default 1.
+fn weight(entry: &Json<'_, '_>) -> Result<u32, String> {
+    let Some(value) = entry.get("weight") else {
+        return Ok(1);
+    };
+    match (value.as_i64(), value.as_u64()) {
+        (Some(n), _) if n >= 1 && n <= i64::from(u32::MAX) => Ok(n as u32),
+        (Some(n), _) => Err(format!(
+            "weight {n} is not a positive integer up to {}",
+            u32::MAX
+        )),
+        (None, Some(n)) => Err(format!(
+            "weight {n} is not a positive integer up to {}",
+            u32::MAX
+        )),
+        (None, None) => Err(format!(
+            "weight must be a positive integer, not {}",
+            kind(&value)
+        )),
+    }
+}
+
+/// `timezone`: optional, an IANA zone name that the ad's hours are read in.
+fn zone(entry: &Json<'_, '_>) -> Result<Option<Zone>, String> {
+    let Some(value) = entry.get("timezone") else {
+        return Ok(None);
+    };
+    let kind = kind(&value);
+    let name = value
+        .into_string()
+        .ok_or_else(|| format!("timezone must be a string, not {kind}"))?;
+    name.parse::<chrono_tz::Tz>()
+        .map(|tz| Some(Zone::Iana(tz)))
+        .map_err(|_| format!("timezone {name:?} is not an IANA time zone"))
 }
 
 fn string<'i>(entry: &Json<'_, 'i>, field: &str) -> Result<&'i str, String> {
@@ -303,14 +350,57 @@ mod tests {
         for country in ["usa", "u", "", "u1", "ü"] {
             let rule = rule_of(&with("country", Some(&format!("{country:?}"))));
             assert!(
-                rule.contains("is not two ASCII letters"),
+                rule.contains("is not two ASCII letters or"),
                 "{country}: {rule}"
             );
         }
         for lang in ["e", "engl", "", "en1", "e n"] {
             let rule = rule_of(&with("lang", Some(&format!("{lang:?}"))));
-            assert!(rule.contains("is not a language code"), "{lang}: {rule}");
+            assert!(rule.contains("is not a language code or"), "{lang}: {rule}");
         }
+    }
+
+    #[test]
+    fn weights_default_to_one_and_must_be_positive_integers() {
+        let feed = parse(feed_of(&[GOOD])).unwrap();
+        assert_eq!(feed.ads[0].weight, 1);
+        let feed = parse(feed_of(&[&with("weight", Some("7"))])).unwrap();
+        assert_eq!(feed.ads[0].weight, 7);
+        let cases = [
+            ("0", "weight 0 is not a positive integer up to 4294967295"),
+            ("-2", "weight -2 is not a positive integer up to 4294967295"),
+            (
+                "4294967296",
+                "weight 4294967296 is not a positive integer up to 4294967295",
+            ),
+            (
+                "1.5",
+                "weight must be a positive integer, not a fractional number",
+            ),
+            ("\"3\"", "weight must be a positive integer, not a string"),
+            ("null", "weight must be a positive integer, not null"),
+        ];
+        for (value, rule) in cases {
+            assert_eq!(rule_of(&with("weight", Some(value))), rule, "{value}");
+        }
+    }
+
+    #[test]
+    fn wildcards_and_zones_are_read() {
+        let ad = with("country", Some("\"*\""))
+            .replace(r#""lang":"eng""#, r#""lang":"*","timezone":"Asia/Kolkata""#);
+        let feed = parse(feed_of(&[&ad])).unwrap();
+        let ad = &feed.ads[0];
+        assert!(ad.country.is_any() && ad.lang.is_any());
+        assert_eq!(ad.zone, Some("Asia/Kolkata".parse().unwrap()));
+        assert_eq!(
+            rule_of(&with("timezone", Some("\"Mars/Base\""))),
+            r#"timezone "Mars/Base" is not an IANA time zone"#
+        );
+        assert_eq!(
+            rule_of(&with("timezone", Some("5"))),
+            "timezone must be a string, not a number"
+        );
     }
 
     #[test]

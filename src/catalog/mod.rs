@@ -2,6 +2,11 @@
 //! `(country, lang, hour)` to the ads eligible then, with each ad's response
 //! body serialised once.
 //!
+//! Wildcard ads (`"*"` country or language) live under their own keys, so a
+//! request tries at most four buckets, most specific first, and the table
+//! never grows with the number of pairs a wildcard could match. Weighted
+//! buckets hold one unrolled smooth-weighted cycle ([`rotation`]).
+//!
 //! Compilation allocates freely; the request path ([`Catalog::pick`]) does
 //! not allocate, format or lock: a hash of a packed integer, an index, and
 //! one atomic increment for rotation. A catalog is immutable once built
@@ -12,8 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ahash::AHashMap;
 use bytes::Bytes;
 
-use crate::codes::PairKey;
+use crate::codes::{Country, Lang, PairKey};
 use crate::feed::{Ad, Feed};
+
+mod exclude;
+pub mod rotation;
+
+pub use exclude::{id_hash, Exclude, MAX_EXCLUDED};
 
 /// One `(country, lang, hour)` bucket: a run of `members` and its cursor.
 #[derive(Debug, Default)]
@@ -36,6 +46,8 @@ pub struct Catalog {
     members: Box<[u32]>,
     /// The 200 body of each ad, by ad number.
     bodies: Box<[Bytes]>,
+    /// [`id_hash`] of each ad's id, by ad number, for `exclude`.
+    id_hashes: Box<[u64]>,
     skipped: usize,
 }
 
@@ -63,13 +75,31 @@ impl Catalog {
         let masks: Vec<u32> = feed.ads.iter().map(|ad| ad.window.mask()).collect();
         let mut slots = Vec::with_capacity(ads_of_pair.len() * 24);
         let mut members = Vec::new();
+        let mut eligible: Vec<(u32, u32)> = Vec::new();
         for ads in &ads_of_pair {
+            let mut previous: Option<(Vec<(u32, u32)>, u32, u32)> = None;
             for hour in 0..24 {
-                let start = members.len() as u32;
-                members.extend(ads.iter().filter(|&&n| masks[n as usize] & 1 << hour != 0));
+                eligible.clear();
+                eligible.extend(
+                    ads.iter()
+                        .filter(|&&n| masks[n as usize] & 1 << hour != 0)
+                        .map(|&n| (n, feed.ads[n as usize].weight)),
+                );
+                // Consecutive hours with the same ads share one cycle (each
+                // hour keeps its own cursor).
+                let (start, len) = match &previous {
+                    Some((same, start, len)) if *same == eligible => (*start, *len),
+                    _ => {
+                        let start = members.len() as u32;
+                        members.extend(rotation::cycle(&eligible));
+                        let len = members.len() as u32 - start;
+                        previous = Some((eligible.clone(), start, len));
+                        (start, len)
+                    }
+                };
                 slots.push(Slot {
                     start,
-                    len: members.len() as u32 - start,
+                    len,
                     cursor: AtomicU64::new(0),
                 });
             }
@@ -86,22 +116,64 @@ impl Catalog {
                     .map(|ad| body_of(ad, &mut scratch))
                     .collect()
             },
+            id_hashes: feed
+                .ads
+                .iter()
+                .map(|ad| id_hash(ad.id.as_bytes()))
+                .collect(),
             skipped: feed.skipped.len(),
         }
     }
 
     /// The body of the next ad for `key` at `hour` (0..=23), rotating
-    /// round-robin within the bucket; `None` when no ad is eligible.
+    /// within that one bucket; `None` when no ad is eligible.
     #[inline]
     pub fn pick(&self, key: PairKey, hour: u8) -> Option<&Bytes> {
+        self.select_in(self.slot(key, hour)?, &Exclude::default())
+    }
+
+    /// The body of the next ad for a request: the most specific of
+    /// `(country, lang)`, `(country, *)`, `(*, lang)`, `(*, *)` that has an
+    /// ad eligible at `hour` rotates, skipping `exclude`d ads while another
+    /// of that bucket remains. `None` when no level has an eligible ad.
+    #[inline]
+    pub fn select(
+        &self,
+        country: Country,
+        lang: Lang,
+        hour: u8,
+        exclude: &Exclude,
+    ) -> Option<&Bytes> {
+        PairKey::fallbacks(country, lang)
+            .into_iter()
+            .find_map(|key| self.slot(key, hour))
+            .and_then(|slot| self.select_in(slot, exclude))
+    }
+
+    /// A non-empty bucket.
+    #[inline]
+    fn slot(&self, key: PairKey, hour: u8) -> Option<&Slot> {
         let pair = *self.pairs.get(&key)?;
         let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
-        if slot.len == 0 {
-            return None;
-        }
+        (slot.len > 0).then_some(slot)
+    }
+
+    #[inline]
+    fn select_in(&self, slot: &Slot, exclude: &Exclude) -> Option<&Bytes> {
+        let cycle = &self.members[slot.start as usize..][..slot.len as usize];
         // Relaxed: the cursor only spreads requests; it guards no other data.
-        let turn = slot.cursor.fetch_add(1, Ordering::Relaxed) % u64::from(slot.len);
-        let ad = self.members[slot.start as usize + turn as usize];
+        let turn = (slot.cursor.fetch_add(1, Ordering::Relaxed) % u64::from(slot.len)) as usize;
+        let mut ad = cycle[turn];
+        if !exclude.is_empty() {
+            // The next ad of the cycle that is not excluded; if all are,
+            // the one whose turn it is (a repeat beats no ad).
+            if let Some(free) = (0..cycle.len())
+                .map(|step| cycle[(turn + step) % cycle.len()])
+                .find(|&n| !exclude.contains(self.id_hashes[n as usize]))
+            {
+                ad = free;
+            }
+        }
         Some(&self.bodies[ad as usize])
     }
 
@@ -152,6 +224,8 @@ mod tests {
             country: Country::parse(country.as_bytes()).unwrap(),
             lang: Lang::parse(lang.as_bytes()).unwrap(),
             window: Window::new(start, end),
+            weight: 1,
+            zone: None,
         }
     }
 

@@ -1,0 +1,63 @@
+//! `exclude=id1,id2,…`: ads the game has just shown, skipped while another
+//! eligible ad exists. Ids are compared by a 64-bit hash, computed once per
+//! id at compile time and once per excluded id per request, so the request
+//! path compares integers and allocates nothing.
+
+/// At most this many ids are honoured; the rest of a longer list is ignored.
+pub const MAX_EXCLUDED: usize = 16;
+
+/// Fixed seeds so a catalog's hashes and a request's agree.
+const ID_HASH: ahash::RandomState = ahash::RandomState::with_seeds(11, 13, 17, 19);
+
+pub fn id_hash(id: &[u8]) -> u64 {
+    ID_HASH.hash_one(id)
+}
+
+/// The hashed ids of one request's `exclude`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exclude {
+    hashes: [u64; MAX_EXCLUDED],
+    len: u8,
+}
+
+impl Exclude {
+    /// Adds an id; `false` when the list is already full.
+    pub fn push(&mut self, id: &[u8]) -> bool {
+        if usize::from(self.len) == MAX_EXCLUDED {
+            return false;
+        }
+        self.hashes[usize::from(self.len)] = id_hash(id);
+        self.len += 1;
+        true
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    #[inline]
+    pub fn contains(&self, hash: u64) -> bool {
+        self.hashes[..usize::from(self.len)].contains(&hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_at_most_sixteen() {
+        let mut exclude = Exclude::default();
+        for i in 0..MAX_EXCLUDED {
+            assert!(exclude.push(format!("ad{i}").as_bytes()));
+        }
+        assert!(!exclude.push(b"one-too-many"));
+        assert_eq!(exclude.len(), MAX_EXCLUDED);
+        assert!(exclude.contains(id_hash(b"ad0")));
+        assert!(!exclude.contains(id_hash(b"one-too-many")));
+    }
+}
