@@ -91,7 +91,7 @@ struct LastGood {
 enum Step {
     Unchanged,
     New {
-        catalog: Catalog,
+        catalog: Box<Catalog>,
         last: LastGood,
         skipped: usize,
     },
@@ -137,7 +137,7 @@ impl Refresher {
                 skipped,
             }) => {
                 let ads = catalog.len();
-                self.retire(self.state.publish(catalog)).await;
+                self.retire(self.state.publish(*catalog)).await;
                 self.state.metrics.feed_succeeded();
                 self.last = Some(last);
                 tracing::info!(ads, skipped, "catalog loaded");
@@ -187,7 +187,7 @@ impl Refresher {
                     ads = catalog.len(),
                     "feed unavailable: serving the stale snapshot until the feed answers"
                 );
-                self.retire(self.state.publish(catalog)).await;
+                self.retire(self.state.publish(*catalog)).await;
                 self.state.metrics.set_stale(true);
                 // The validators belong to the feed, not to the file.
                 self.last = Some(LastGood {
@@ -270,7 +270,7 @@ fn build(settings: &RefreshSettings, last: Option<&LastGood>) -> Result<Step, Re
         }
     }
     Ok(Step::New {
-        catalog,
+        catalog: Box::new(catalog),
         last: LastGood {
             hash,
             validators,

@@ -36,6 +36,13 @@ struct Slot {
     cursor: AtomicU64,
 }
 
+/// A bucket's cycle: `members[start..start + len]`.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: u32,
+    len: u32,
+}
+
 /// The compiled catalog.
 #[derive(Debug, Default)]
 pub struct Catalog {
@@ -77,7 +84,8 @@ impl Catalog {
         let mut members = Vec::new();
         let mut eligible: Vec<(u32, u32)> = Vec::new();
         for ads in &ads_of_pair {
-            let mut previous: Option<(Vec<(u32, u32)>, u32, u32)> = None;
+            // The last hour's eligible ads and where their cycle starts.
+            let mut previous: Option<(Vec<(u32, u32)>, Run)> = None;
             for hour in 0..24 {
                 eligible.clear();
                 eligible.extend(
@@ -87,14 +95,17 @@ impl Catalog {
                 );
                 // Consecutive hours with the same ads share one cycle (each
                 // hour keeps its own cursor).
-                let (start, len) = match &previous {
-                    Some((same, start, len)) if *same == eligible => (*start, *len),
+                let Run { start, len } = match &previous {
+                    Some((same, run)) if *same == eligible => *run,
                     _ => {
                         let start = members.len() as u32;
                         members.extend(rotation::cycle(&eligible));
-                        let len = members.len() as u32 - start;
-                        previous = Some((eligible.clone(), start, len));
-                        (start, len)
+                        let run = Run {
+                            start,
+                            len: members.len() as u32 - start,
+                        };
+                        previous = Some((eligible.clone(), run));
+                        run
                     }
                 };
                 slots.push(Slot {
