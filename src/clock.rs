@@ -14,7 +14,13 @@ use chrono_tz::Tz;
 /// Tells the time: the instant, and the hour (0..=23) in the configured zone.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
-    fn hour(&self) -> u8;
+
+    /// The hour of `now` in the configured zone.
+    fn hour_at(&self, now: DateTime<Utc>) -> u8;
+
+    fn hour(&self) -> u8 {
+        self.hour_at(self.now())
+    }
 }
 
 /// `--timezone`: an IANA zone or a fixed UTC offset.
@@ -115,8 +121,8 @@ impl Clock for SystemClock {
         Utc::now()
     }
 
-    fn hour(&self) -> u8 {
-        self.0.hour_at(Utc::now())
+    fn hour_at(&self, now: DateTime<Utc>) -> u8 {
+        self.0.hour_at(now)
     }
 }
 
@@ -149,8 +155,8 @@ impl Clock for ManualClock {
         DateTime::from_timestamp(self.0.load(Ordering::Relaxed), 0).unwrap_or_default()
     }
 
-    fn hour(&self) -> u8 {
-        self.now().hour() as u8
+    fn hour_at(&self, now: DateTime<Utc>) -> u8 {
+        now.hour() as u8
     }
 }
 
@@ -159,8 +165,8 @@ impl<C: Clock> Clock for std::sync::Arc<C> {
         (**self).now()
     }
 
-    fn hour(&self) -> u8 {
-        (**self).hour()
+    fn hour_at(&self, now: DateTime<Utc>) -> u8 {
+        (**self).hour_at(now)
     }
 }
 

@@ -17,7 +17,17 @@ use hyper::{Method, Request, Response, StatusCode};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::metrics::{Metrics, Outcome, Route};
-use crate::query::{parse_ad_request, Param, PlayerZone, Problem, QueryError};
+use crate::query::{parse_ad_request, parse_hour, Param, PlayerZone, Problem, QueryError};
+
+macro_rules! invalid {
+    ($message:literal) => {
+        concat!(
+            r#"{"error":"invalid_request","message":""#,
+            $message,
+            r#""}"#
+        )
+    };
+}
 
 /// What every request handler shares: the live catalog, the clock and the
 /// counters.
@@ -50,11 +60,11 @@ impl State {
         }
     }
 
-    /// The hour a request's ads are chosen for.
-    pub fn hour_for(&self, player: Option<PlayerZone>) -> u8 {
+    /// The hour a request's ads are chosen for, at `now`.
+    pub fn hour_for(&self, player: Option<PlayerZone>, now: chrono::DateTime<chrono::Utc>) -> u8 {
         match (self.hour_basis, player) {
-            (HourBasis::Player, Some(zone)) => player_hour(zone, self.clock.now()),
-            _ => self.clock.hour(),
+            (HourBasis::Player, Some(zone)) => player_hour(zone, now),
+            _ => self.clock.hour_at(now),
         }
     }
 
@@ -103,6 +113,7 @@ pub fn handle<B>(state: &State, listener: Listener, req: &Request<B>) -> Respons
         "/healthz" => Route::Healthz,
         "/readyz" => Route::Readyz,
         "/metrics" if listener == Listener::Admin => Route::Metrics,
+        "/explain" if listener == Listener::Admin => Route::Explain,
         _ => Route::Unknown,
     };
     let (outcome, response) = answer(state, route, req);
@@ -131,6 +142,7 @@ fn answer<B>(state: &State, route: Route, req: &Request<B>) -> (Outcome, Respons
             (Outcome::Ok, json(StatusCode::OK, Bytes::from_static(READY)))
         }
         Route::Readyz => (Outcome::Unavailable, unavailable()),
+        Route::Explain => explain(state, req.uri().query()),
         Route::Metrics | Route::Unknown => (Outcome::Ok, metrics(state)),
     }
 }
@@ -144,8 +156,9 @@ fn ad_request(state: &State, query: Option<&str>) -> (Outcome, Response<Body>) {
         Ok(request) => match &*state.catalog.load() {
             None => (Outcome::Unavailable, unavailable()),
             Some(catalog) => {
-                let hour = state.hour_for(request.player);
-                match catalog.select(request.country, request.lang, hour, &request.exclude) {
+                let now = state.clock.now();
+                let hour = state.hour_for(request.player, now);
+                match catalog.select(request.country, request.lang, hour, now, &request.exclude) {
                     Some(body) => (Outcome::Ad, json(StatusCode::OK, body.clone())),
                     None => (Outcome::NoAd, error(StatusCode::NOT_FOUND, NO_AD)),
                 }
@@ -156,6 +169,37 @@ fn ad_request(state: &State, query: Option<&str>) -> (Outcome, Response<Body>) {
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     (outcome, response)
+}
+
+/// `GET /explain?country=…&lang=…[&hour=H][&exclude=…]` (admin only).
+fn explain(state: &State, query: Option<&str>) -> (Outcome, Response<Body>) {
+    let request = match parse_ad_request(query) {
+        Ok(request) => request,
+        Err(e) => {
+            let body = invalid_request_body(e);
+            return (
+                Outcome::InvalidRequest,
+                error(StatusCode::BAD_REQUEST, body),
+            );
+        }
+    };
+    let Ok(hour) = parse_hour(query) else {
+        return (
+            Outcome::InvalidRequest,
+            error(
+                StatusCode::BAD_REQUEST,
+                invalid!("query parameter 'hour' must be a whole hour, 0 to 23"),
+            ),
+        );
+    };
+    let Some(catalog) = &*state.catalog.load() else {
+        return (Outcome::Unavailable, unavailable());
+    };
+    let now = state.clock.now();
+    let hour = hour.unwrap_or_else(|| state.hour_for(request.player, now));
+    let explanation = catalog.explain(request.country, request.lang, hour, now, &request.exclude);
+    let body = simd_json::to_vec(&explanation).expect("an explanation always serialises");
+    (Outcome::Ok, json(StatusCode::OK, Bytes::from(body)))
 }
 
 fn metrics(state: &State) -> Response<Body> {
@@ -200,16 +244,6 @@ const UNAVAILABLE: &str =
 const METHOD_NOT_ALLOWED: &str =
     r#"{"error":"method_not_allowed","message":"this endpoint answers GET and HEAD only"}"#;
 const NOT_FOUND: &str = r#"{"error":"not_found","message":"no such endpoint"}"#;
-
-macro_rules! invalid {
-    ($message:literal) => {
-        concat!(
-            r#"{"error":"invalid_request","message":""#,
-            $message,
-            r#""}"#
-        )
-    };
-}
 
 /// The 400 body for a refused query; the message names the parameter.
 pub fn invalid_request_body(e: QueryError) -> &'static str {

@@ -16,15 +16,17 @@ pub enum Route {
     Healthz,
     Readyz,
     Metrics,
+    Explain,
     Unknown,
 }
 
 impl Route {
-    const ALL: [Route; 5] = [
+    const ALL: [Route; 6] = [
         Route::AdRequest,
         Route::Healthz,
         Route::Readyz,
         Route::Metrics,
+        Route::Explain,
         Route::Unknown,
     ];
 
@@ -34,6 +36,7 @@ impl Route {
             Route::Healthz => "healthz",
             Route::Readyz => "readyz",
             Route::Metrics => "metrics",
+            Route::Explain => "explain",
             Route::Unknown => "unknown",
         }
     }

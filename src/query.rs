@@ -120,6 +120,26 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
     })
 }
 
+/// `/explain`'s `hour` was not one whole hour 0..=23.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadHour;
+
+/// `/explain`'s optional `hour` (0..=23); an error for anything else, and
+/// for a repeated one.
+pub fn parse_hour(query: Option<&str>) -> Result<Option<u8>, BadHour> {
+    let mut hour = None;
+    for pair in query.unwrap_or("").split('&') {
+        let Some(value) = pair.strip_prefix("hour=") else {
+            continue;
+        };
+        let h: u8 = value.parse().map_err(|_| BadHour)?;
+        if h > 23 || hour.replace(h).is_some() {
+            return Err(BadHour);
+        }
+    }
+    Ok(hour)
+}
+
 fn parse_tz(value: &[u8]) -> Option<Tz> {
     std::str::from_utf8(value).ok()?.parse().ok()
 }

@@ -17,13 +17,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ahash::AHashMap;
 use bytes::Bytes;
 
+use chrono::{DateTime, Utc};
+
+use crate::clock::Zone;
 use crate::codes::{Country, Lang, PairKey};
-use crate::feed::{Ad, Feed};
+use crate::feed::{Ad, Feed, Skipped};
+use crate::window::Window;
 
 mod exclude;
+mod explain;
 pub mod rotation;
 
 pub use exclude::{id_hash, Exclude, MAX_EXCLUDED};
+pub use explain::{Explanation, Verdict};
+
+/// Own-zone ads considered per request and pair level; more are ignored
+/// (logged at compile time), which bounds the request path's work.
+pub const MAX_ZONED: usize = 64;
 
 /// One `(country, lang, hour)` bucket: a run of `members` and its cursor.
 #[derive(Debug, Default)]
@@ -55,7 +65,34 @@ pub struct Catalog {
     bodies: Box<[Bytes]>,
     /// [`id_hash`] of each ad's id, by ad number, for `exclude`.
     id_hashes: Box<[u64]>,
-    skipped: usize,
+    /// Ads with their own `timezone`, pair after pair; `zoned_of[pair]`
+    /// says where each pair's run is. Their hour depends on the instant,
+    /// not on the bucket, so they are checked per request (only for pairs
+    /// that have any).
+    zoned: Box<[ZonedAd]>,
+    zoned_of: Box<[Run]>,
+    /// What `/explain` reports: every valid ad and every skipped entry.
+    ads: Box<[AdFacts]>,
+    skipped_entries: Box<[Skipped]>,
+}
+
+/// An ad whose hours are read in its own zone.
+#[derive(Debug, Clone, Copy)]
+struct ZonedAd {
+    ad: u32,
+    zone: Zone,
+    window: Window,
+}
+
+/// The targeting of one valid ad, kept for `/explain`.
+#[derive(Debug, Clone)]
+pub struct AdFacts {
+    pub id: Box<str>,
+    pub country: Country,
+    pub lang: Lang,
+    pub window: Window,
+    pub weight: u32,
+    pub zone: Option<Zone>,
 }
 
 #[derive(serde::Serialize)]
@@ -79,6 +116,29 @@ impl Catalog {
             ads_of_pair[pair as usize].push(n as u32);
         }
 
+        let mut zoned = Vec::new();
+        let mut zoned_of = Vec::with_capacity(ads_of_pair.len());
+        for ads in &ads_of_pair {
+            let start = zoned.len() as u32;
+            zoned.extend(ads.iter().filter_map(|&n| {
+                let ad = &feed.ads[n as usize];
+                ad.zone.map(|zone| ZonedAd {
+                    ad: n,
+                    zone,
+                    window: ad.window,
+                })
+            }));
+            let len = zoned.len() as u32 - start;
+            if len as usize > MAX_ZONED {
+                tracing::warn!(
+                    ads = len,
+                    max = MAX_ZONED,
+                    "a country/language has more ads with their own timezone than are checked per request; the rest never serve"
+                );
+            }
+            zoned_of.push(Run { start, len });
+        }
+
         let masks: Vec<u32> = feed.ads.iter().map(|ad| ad.window.mask()).collect();
         let mut slots = Vec::with_capacity(ads_of_pair.len() * 24);
         let mut members = Vec::new();
@@ -90,6 +150,7 @@ impl Catalog {
                 eligible.clear();
                 eligible.extend(
                     ads.iter()
+                        .filter(|&&n| feed.ads[n as usize].zone.is_none())
                         .filter(|&&n| masks[n as usize] & 1 << hour != 0)
                         .map(|&n| (n, feed.ads[n as usize].weight)),
                 );
@@ -132,60 +193,120 @@ impl Catalog {
                 .iter()
                 .map(|ad| id_hash(ad.id.as_bytes()))
                 .collect(),
-            skipped: feed.skipped.len(),
+            zoned: zoned.into_boxed_slice(),
+            zoned_of: zoned_of.into_boxed_slice(),
+            ads: feed
+                .ads
+                .iter()
+                .map(|ad| AdFacts {
+                    id: ad.id.as_str().into(),
+                    country: ad.country,
+                    lang: ad.lang,
+                    window: ad.window,
+                    weight: ad.weight,
+                    zone: ad.zone,
+                })
+                .collect(),
+            skipped_entries: feed.skipped.clone().into_boxed_slice(),
         }
     }
 
     /// The body of the next ad for `key` at `hour` (0..=23), rotating
-    /// within that one bucket; `None` when no ad is eligible.
+    /// within that one bucket; `None` when no ad is eligible. Ads with their
+    /// own zone are not considered: see [`Catalog::select`].
     #[inline]
     pub fn pick(&self, key: PairKey, hour: u8) -> Option<&Bytes> {
-        self.select_in(self.slot(key, hour)?, &Exclude::default())
+        let pair = *self.pairs.get(&key)?;
+        let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
+        (slot.len > 0).then(|| self.turn(slot, &[], &Exclude::default()))
     }
 
     /// The body of the next ad for a request: the most specific of
     /// `(country, lang)`, `(country, *)`, `(*, lang)`, `(*, *)` that has an
-    /// ad eligible at `hour` rotates, skipping `exclude`d ads while another
-    /// of that bucket remains. `None` when no level has an eligible ad.
+    /// ad eligible now rotates, skipping `exclude`d ads while another of
+    /// that bucket remains. `hour` is the basis hour (server or player);
+    /// ads with their own zone are judged on their zone's hour at `now`.
+    /// `None` when no level has an eligible ad.
     #[inline]
     pub fn select(
         &self,
         country: Country,
         lang: Lang,
         hour: u8,
+        now: DateTime<Utc>,
         exclude: &Exclude,
     ) -> Option<&Bytes> {
-        PairKey::fallbacks(country, lang)
-            .into_iter()
-            .find_map(|key| self.slot(key, hour))
-            .and_then(|slot| self.select_in(slot, exclude))
+        let mut zoned_now = [0u32; MAX_ZONED];
+        for key in PairKey::fallbacks(country, lang) {
+            let Some(&pair) = self.pairs.get(&key) else {
+                continue;
+            };
+            let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
+            let zoned = self.zoned_eligible(pair, now, &mut zoned_now);
+            if slot.len > 0 || !zoned.is_empty() {
+                return Some(self.turn(slot, zoned, exclude));
+            }
+        }
+        None
     }
 
-    /// A non-empty bucket.
+    /// The pair's own-zone ads eligible at `now`, written into `out`.
     #[inline]
-    fn slot(&self, key: PairKey, hour: u8) -> Option<&Slot> {
-        let pair = *self.pairs.get(&key)?;
-        let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
-        (slot.len > 0).then_some(slot)
+    fn zoned_eligible<'o>(
+        &self,
+        pair: u32,
+        now: DateTime<Utc>,
+        out: &'o mut [u32; MAX_ZONED],
+    ) -> &'o [u32] {
+        let Run { start, len } = self.zoned_of[pair as usize];
+        let mut n = 0;
+        for zoned in &self.zoned[start as usize..][..len as usize] {
+            if n < MAX_ZONED && zoned.window.contains(zoned.zone.hour_at(now)) {
+                out[n] = zoned.ad;
+                n += 1;
+            }
+        }
+        &out[..n]
     }
 
+    /// One turn of a bucket's rotation: its cycle, then the eligible
+    /// own-zone ads (each for as many turns as its weight).
     #[inline]
-    fn select_in(&self, slot: &Slot, exclude: &Exclude) -> Option<&Bytes> {
+    fn turn(&self, slot: &Slot, zoned: &[u32], exclude: &Exclude) -> &Bytes {
         let cycle = &self.members[slot.start as usize..][..slot.len as usize];
+        let zoned_turns: u64 = zoned
+            .iter()
+            .map(|&n| u64::from(self.ads[n as usize].weight))
+            .sum();
+        let len = cycle.len() as u64 + zoned_turns;
+        let at = |position: u64| -> u32 {
+            if position < cycle.len() as u64 {
+                return cycle[position as usize];
+            }
+            let mut rest = position - cycle.len() as u64;
+            for &n in zoned {
+                let weight = u64::from(self.ads[n as usize].weight);
+                if rest < weight {
+                    return n;
+                }
+                rest -= weight;
+            }
+            unreachable!("position {position} is within {len}")
+        };
         // Relaxed: the cursor only spreads requests; it guards no other data.
-        let turn = (slot.cursor.fetch_add(1, Ordering::Relaxed) % u64::from(slot.len)) as usize;
-        let mut ad = cycle[turn];
+        let turn = slot.cursor.fetch_add(1, Ordering::Relaxed) % len;
+        let mut ad = at(turn);
         if !exclude.is_empty() {
-            // The next ad of the cycle that is not excluded; if all are,
-            // the one whose turn it is (a repeat beats no ad).
-            if let Some(free) = (0..cycle.len())
-                .map(|step| cycle[(turn + step) % cycle.len()])
+            // The next ad in turn that is not excluded; if all are, the one
+            // whose turn it is (a repeat beats no ad).
+            if let Some(free) = (0..len)
+                .map(|step| at((turn + step) % len))
                 .find(|&n| !exclude.contains(self.id_hashes[n as usize]))
             {
                 ad = free;
             }
         }
-        Some(&self.bodies[ad as usize])
+        &self.bodies[ad as usize]
     }
 
     /// Valid ads in the catalog.
@@ -199,7 +320,17 @@ impl Catalog {
 
     /// Feed entries skipped by validation when this catalog was built.
     pub fn skipped(&self) -> usize {
-        self.skipped
+        self.skipped_entries.len()
+    }
+
+    /// Every valid ad's targeting, in feed order.
+    pub fn ads(&self) -> &[AdFacts] {
+        &self.ads
+    }
+
+    /// Every feed entry skipped by validation, with the rule it broke.
+    pub fn skipped_entries(&self) -> &[Skipped] {
+        &self.skipped_entries
     }
 }
 

@@ -43,6 +43,10 @@ pub struct Skipped {
     pub index: usize,
     /// The entry's `id`, when it had a string one.
     pub id: Option<String>,
+    /// Its `country` and `lang` as given (canonical where they parse), so
+    /// `/explain` can list it under its pair.
+    pub country: Option<String>,
+    pub lang: Option<String>,
     /// The rule it broke, in words.
     pub rule: String,
 }
@@ -200,6 +204,8 @@ mod tests {
         let s = Skipped {
             index: 3,
             id: Some("59d4fb16".into()),
+            country: Some("us".into()),
+            lang: Some("eng".into()),
             rule: "end_hour 25 is outside 0..=24".into(),
         };
         assert_eq!(

@@ -38,12 +38,18 @@ pub fn parse(mut body: Vec<u8>) -> Result<Feed, FeedError> {
             Ok(_) => "id repeats an earlier ad; the first one is kept".to_owned(),
             Err(rule) => rule,
         };
+        let text = |field| entry.get(field).and_then(|v| v.into_string());
         feed.skipped.push(Skipped {
             index,
-            id: entry
-                .get("id")
-                .and_then(|v| v.into_string())
-                .map(str::to_owned),
+            id: text("id").map(str::to_owned),
+            country: text("country").map(|c| match Country::parse(c.as_bytes()) {
+                Some(code) => code.as_str().to_owned(),
+                None => c.to_ascii_lowercase(),
+            }),
+            lang: text("lang").map(|l| match Lang::parse(l.as_bytes()) {
+                Some(code) => code.as_str().to_owned(),
+                None => l.to_ascii_lowercase(),
+            }),
             rule: broken,
         });
     }

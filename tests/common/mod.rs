@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adserver::clock::ManualClock;
-use adserver::http::State;
+use adserver::http::{HourBasis, State};
 use adserver::server::{serve, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,8 +34,19 @@ impl TestServer {
     }
 
     pub async fn start_with(hour: u8, options: ServerOptions) -> TestServer {
+        TestServer::launch(hour, HourBasis::Server, options).await
+    }
+
+    /// A server whose campaign hours are read on the player's clock.
+    pub async fn start_player_basis(hour: u8) -> TestServer {
+        TestServer::launch(hour, HourBasis::Player, ServerOptions::default()).await
+    }
+
+    async fn launch(hour: u8, basis: HourBasis, options: ServerOptions) -> TestServer {
         let clock = Arc::new(ManualClock::new(hour));
-        let state = Arc::new(State::new(Arc::clone(&clock)));
+        let mut state = State::new(Arc::clone(&clock));
+        state.hour_basis = basis;
+        let state = Arc::new(state);
         let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (public_addr, admin_addr) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
@@ -260,6 +271,14 @@ impl FeedServer {
     pub fn request_count(&self) -> usize {
         self.requests.lock().unwrap().len()
     }
+}
+
+/// Loads a feed document into the server's catalog.
+pub async fn load_json(server: &TestServer, json: &str) {
+    let feed = adserver::feed::parse(json.as_bytes().to_vec()).unwrap();
+    let _ = server
+        .state
+        .publish(adserver::catalog::Catalog::compile(&feed));
 }
 
 /// A feed document from `(id, country, lang, start, end)` rows.

@@ -1,0 +1,221 @@
+//! `/explain`: why each ad of a country and language would or would not
+//! serve at an hour. An operations answer, computed on demand by scanning
+//! the catalog's facts, never on the request path.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{id_hash, Catalog, Exclude};
+use crate::codes::{Country, Lang};
+
+/// The `/explain` document.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub country: String,
+    pub lang: String,
+    pub hour: u8,
+    pub ads: Vec<Verdict>,
+}
+
+/// One ad of the pair and its fate.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Verdict {
+    pub id: String,
+    pub eligible: bool,
+    pub reason: String,
+}
+
+const LEVELS: [&str; 4] = [
+    "exact match",
+    "country match, any language",
+    "language match, any country",
+    "any country and language",
+];
+
+impl Catalog {
+    /// Every ad that a request for `(country, lang)` could reach, valid or
+    /// skipped, in feed order, with whether it is eligible at `hour` (the
+    /// basis hour; own-zone ads are judged at `now`) and why.
+    pub fn explain(
+        &self,
+        country: Country,
+        lang: Lang,
+        hour: u8,
+        now: DateTime<Utc>,
+        exclude: &Exclude,
+    ) -> Explanation {
+        let level_of = |c: Country, l: Lang| match (c == country, l == lang, c.is_any(), l.is_any())
+        {
+            (true, true, _, _) => Some(0),
+            (true, _, _, true) => Some(1),
+            (_, true, true, _) => Some(2),
+            (_, _, true, true) => Some(3),
+            _ => None,
+        };
+        // (ad number, level, eligible now, the hour it was judged at)
+        let candidates: Vec<(usize, usize, bool, u8)> = self
+            .ads
+            .iter()
+            .enumerate()
+            .filter_map(|(n, ad)| {
+                let level = level_of(ad.country, ad.lang)?;
+                let at = ad.zone.map_or(hour, |zone| zone.hour_at(now));
+                Some((n, level, ad.window.contains(at), at))
+            })
+            .collect();
+        let winning = candidates.iter().filter(|c| c.2).map(|c| c.1).min();
+
+        let mut ads: Vec<Verdict> = candidates
+            .into_iter()
+            .map(|(n, level, in_hours, at)| {
+                let ad = &self.ads[n];
+                let hours = format!("{}->{}", ad.window.start(), ad.window.end());
+                let clock = ad.zone.map_or(String::new(), |zone| format!(" in {zone}"));
+                let (eligible, reason) = if !in_hours {
+                    (
+                        false,
+                        format!("wrong hour: serves {hours}{clock}, now hour {at}"),
+                    )
+                } else if Some(level) != winning {
+                    let won = LEVELS[winning.unwrap_or(level)];
+                    (false, format!("a more specific match wins ({won})"))
+                } else if exclude.contains(id_hash(ad.id.as_bytes())) {
+                    (false, "excluded by the request".to_owned())
+                } else {
+                    (
+                        true,
+                        format!("eligible: {}, serves {hours}{clock}", LEVELS[level]),
+                    )
+                };
+                Verdict {
+                    id: ad.id.to_string(),
+                    eligible,
+                    reason,
+                }
+            })
+            .collect();
+
+        let matches = |given: &Option<String>, wanted: &str| {
+            given.as_deref().is_some_and(|g| g == wanted || g == "*")
+        };
+        ads.extend(
+            self.skipped_entries
+                .iter()
+                .filter(|s| {
+                    matches(&s.country, country.as_str()) && matches(&s.lang, lang.as_str())
+                })
+                .map(|s| Verdict {
+                    id: s.id.clone().unwrap_or_else(|| format!("#{}", s.index)),
+                    eligible: false,
+                    reason: format!("skipped by validation: {}", s.rule),
+                }),
+        );
+
+        Explanation {
+            country: country.as_str().to_owned(),
+            lang: lang.as_str().to_owned(),
+            hour,
+            ads,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::parse;
+
+    fn catalog(json: &str) -> Catalog {
+        Catalog::compile(&parse(json.as_bytes().to_vec()).unwrap())
+    }
+
+    fn ad(id: &str, country: &str, lang: &str, start: u8, end: u8) -> String {
+        format!(
+            r#"{{"id":"{id}","video_url":"https://cdn.example.com/{id}.mp4","country":"{country}","lang":"{lang}","start_hour":{start},"end_hour":{end}}}"#
+        )
+    }
+
+    fn verdicts(c: &Catalog, exclude: &Exclude, hour: u8) -> Vec<(String, bool, String)> {
+        let now = "2026-01-15T12:00:00Z".parse().unwrap();
+        let e = c.explain(
+            Country::parse(b"us").unwrap(),
+            Lang::parse(b"eng").unwrap(),
+            hour,
+            now,
+            exclude,
+        );
+        e.ads
+            .into_iter()
+            .map(|v| (v.id, v.eligible, v.reason))
+            .collect()
+    }
+
+    #[test]
+    fn says_why_each_ad_does_or_does_not_serve() {
+        let feed = format!(
+            r#"{{"ads":[{},{},{},{},{},{}]}}"#,
+            ad("exact", "us", "eng", 0, 0),
+            ad("late", "us", "eng", 20, 22),
+            ad("country_any", "us", "*", 0, 0),
+            ad("other", "ca", "eng", 0, 0),
+            ad("broken", "us", "eng", 0, 25),
+            ad("house", "*", "*", 0, 0),
+        );
+        let c = catalog(&feed);
+        let mut exclude = Exclude::default();
+        let got = verdicts(&c, &exclude, 5);
+        let ids: Vec<&str> = got.iter().map(|v| v.0.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["exact", "late", "country_any", "house", "broken"],
+            "ca/eng is not listed"
+        );
+        assert!(got[0].1);
+        assert!(
+            got[0].2.starts_with("eligible: exact match"),
+            "{}",
+            got[0].2
+        );
+        assert_eq!(
+            (got[1].1, got[1].2.as_str()),
+            (false, "wrong hour: serves 20->22, now hour 5")
+        );
+        assert_eq!(got[2].2, "a more specific match wins (exact match)");
+        assert_eq!(got[3].2, "a more specific match wins (exact match)");
+        assert_eq!(
+            got[4].2,
+            "skipped by validation: end_hour 25 is outside 0..=24"
+        );
+
+        exclude.push(b"exact");
+        let got = verdicts(&c, &exclude, 5);
+        assert_eq!(
+            (got[0].1, got[0].2.as_str()),
+            (false, "excluded by the request")
+        );
+
+        // At hour 21 "late" is eligible too; nothing changes for wildcards.
+        let got = verdicts(&c, &Exclude::default(), 21);
+        assert!(got[1].1);
+    }
+
+    #[test]
+    fn a_wildcard_wins_when_nothing_more_specific_is_eligible() {
+        let feed = format!(
+            r#"{{"ads":[{},{},{}]}}"#,
+            ad("exact", "us", "eng", 1, 2),
+            ad("lang_any", "*", "eng", 0, 0),
+            ad("house", "*", "*", 0, 0),
+        );
+        let got = verdicts(&catalog(&feed), &Exclude::default(), 5);
+        assert!(!got[0].1);
+        assert!(got[1].1, "{:?}", got[1]);
+        assert!(got[1]
+            .2
+            .starts_with("eligible: language match, any country"));
+        assert_eq!(
+            got[2].2,
+            "a more specific match wins (language match, any country)"
+        );
+    }
+}
