@@ -79,6 +79,37 @@ fn path(c: &mut Criterion) {
         })
     });
 
+    // What the targeting extensions cost: the request path as http::handle
+    // runs it (fallback levels, exclude, the clock's instant).
+    let now = chrono::DateTime::from_timestamp(1_768_449_600, 0).unwrap();
+    g.bench_function("parse_select", |b| {
+        b.iter(|| {
+            let r = parse_ad_request(black_box(Some("country=us&lang=eng"))).unwrap();
+            catalog
+                .select(r.country, r.lang, black_box(3), now, &r.exclude)
+                .cloned()
+        })
+    });
+    g.bench_function("parse_select_fallback_miss", |b| {
+        b.iter(|| {
+            let r = parse_ad_request(black_box(Some("country=zz&lang=xx"))).unwrap();
+            catalog
+                .select(r.country, r.lang, black_box(3), now, &r.exclude)
+                .cloned()
+        })
+    });
+    g.bench_function("parse_select_exclude", |b| {
+        b.iter(|| {
+            let r = parse_ad_request(black_box(Some(
+                "country=us&lang=eng&exclude=096d3737,9623d7cf",
+            )))
+            .unwrap();
+            catalog
+                .select(r.country, r.lang, black_box(3), now, &r.exclude)
+                .cloned()
+        })
+    });
+
     let state = State::new(Arc::new(ManualClock::new(3)));
     let _ = state.publish(sample_catalog());
     for (name, uri) in [

@@ -16,12 +16,26 @@ const LANGS: [&str; 4] = ["eng", "fre", "en", "*"];
 type Row = (usize, usize, u8, u8, u32);
 
 fn row(max_weight: u32) -> impl Strategy<Value = Row> {
-    (0..COUNTRIES.len(), 0..LANGS.len(), 0u8..24, 0u8..=24, 1..=max_weight)
+    (
+        0..COUNTRIES.len(),
+        0..LANGS.len(),
+        0u8..24,
+        0u8..=24,
+        1..=max_weight,
+    )
 }
 
 fn code(country: &str, lang: &str) -> (Country, Lang) {
-    let c = if country == "*" { Country::ANY } else { Country::parse(country.as_bytes()).unwrap() };
-    let l = if lang == "*" { Lang::ANY } else { Lang::parse(lang.as_bytes()).unwrap() };
+    let c = if country == "*" {
+        Country::ANY
+    } else {
+        Country::parse(country.as_bytes()).unwrap()
+    };
+    let l = if lang == "*" {
+        Lang::ANY
+    } else {
+        Lang::parse(lang.as_bytes()).unwrap()
+    };
     (c, l)
 }
 
@@ -65,13 +79,20 @@ fn naive<'a>(ads: &'a [Ad], country: Country, lang: Lang, hour: u8) -> Vec<&'a A
 
 fn check(rows: &[Row], hour: u8) -> Result<(), TestCaseError> {
     let ads = build(rows);
-    let catalog = Catalog::compile(&Feed { ads: ads.clone(), skipped: vec![] });
+    let catalog = Catalog::compile(&Feed {
+        ads: ads.clone(),
+        skipped: vec![],
+    });
     let now = "2026-01-15T12:00:00Z".parse().unwrap();
     for country in ["us", "ca", "gb"] {
         for lang in ["eng", "fre", "spa"] {
             let (c, l) = code(country, lang);
             let expected = naive(&ads, c, l, hour);
-            let pick = || catalog.select(c, l, hour, now, &Exclude::default()).map(|b| id_of(b));
+            let pick = || {
+                catalog
+                    .select(c, l, hour, now, &Exclude::default())
+                    .map(|b| id_of(b))
+            };
             if expected.is_empty() {
                 prop_assert!(pick().is_none(), "{}/{} at {}", country, lang, hour);
                 continue;
@@ -80,7 +101,15 @@ fn check(rows: &[Row], hour: u8) -> Result<(), TestCaseError> {
             let first: Vec<String> = (0..cycle).map(|_| pick().unwrap()).collect();
             for ad in &expected {
                 let served = first.iter().filter(|id| **id == ad.id).count() as u32;
-                prop_assert_eq!(served, ad.weight, "{} in {}/{} at {}", &ad.id, country, lang, hour);
+                prop_assert_eq!(
+                    served,
+                    ad.weight,
+                    "{} in {}/{} at {}",
+                    &ad.id,
+                    country,
+                    lang,
+                    hour
+                );
             }
             if expected.iter().all(|ad| ad.weight == 1) {
                 let in_feed_order: Vec<&str> = expected.iter().map(|ad| ad.id.as_str()).collect();

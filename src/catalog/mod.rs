@@ -236,12 +236,18 @@ impl Catalog {
         now: DateTime<Utc>,
         exclude: &Exclude,
     ) -> Option<&Bytes> {
-        let mut zoned_now = [0u32; MAX_ZONED];
         for key in PairKey::fallbacks(country, lang) {
             let Some(&pair) = self.pairs.get(&key) else {
                 continue;
             };
             let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
+            if self.zoned_of[pair as usize].len == 0 {
+                if slot.len > 0 {
+                    return Some(self.turn(slot, &[], exclude));
+                }
+                continue;
+            }
+            let mut zoned_now = [0u32; MAX_ZONED];
             let zoned = self.zoned_eligible(pair, now, &mut zoned_now);
             if slot.len > 0 || !zoned.is_empty() {
                 return Some(self.turn(slot, zoned, exclude));
