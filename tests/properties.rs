@@ -65,7 +65,7 @@ fn id_of(body: &[u8]) -> String {
 }
 
 /// The naive answer: ads of the most specific level with any eligible ad.
-fn naive<'a>(ads: &'a [Ad], country: Country, lang: Lang, hour: u8) -> Vec<&'a Ad> {
+fn naive(ads: &[Ad], country: Country, lang: Lang, hour: u8) -> Vec<&Ad> {
     PairKey::fallbacks(country, lang)
         .into_iter()
         .map(|key| {
