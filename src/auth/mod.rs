@@ -148,7 +148,9 @@ impl Auth {
 /// The token of `Authorization: Bearer TOKEN` (scheme case-insensitive).
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     let value = headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
-    let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+    // from_utf8 is much faster than HeaderValue::to_str on a ~1 KiB token
+    // (which checks byte by byte); a non-ASCII token fails verification.
+    let value = std::str::from_utf8(value.as_bytes()).map_err(|_| AuthError::Malformed)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.len() > MAX_TOKEN_BYTES {
