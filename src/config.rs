@@ -67,6 +67,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
 
+    /// Seconds a response may stall while being written before the
+    /// connection is closed: the per-request deadline for clients that
+    /// stop reading.
+    #[arg(long, env = "ADSERVER_WRITE_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout: u64,
+
     /// File of API keys, one per line (blank lines and `#` comments
     /// ignored). When set, /ad_request needs `Authorization: Bearer KEY`.
     #[arg(long, env = "ADSERVER_API_KEYS_FILE", value_name = "PATH")]
@@ -144,6 +151,7 @@ impl Config {
             header_timeout: Duration::from_secs(self.header_timeout),
             drain_timeout: Duration::from_secs(self.drain_timeout),
             max_connections: self.max_connections as usize,
+            write_timeout: Duration::from_secs(self.write_timeout),
         }
     }
 
@@ -229,6 +237,7 @@ mod tests {
             "ADSERVER_FEED_MAX_BYTES",
             "ADSERVER_HEADER_TIMEOUT",
             "ADSERVER_MAX_CONNECTIONS",
+            "ADSERVER_WRITE_TIMEOUT",
             "ADSERVER_API_KEYS_FILE",
             "ADSERVER_JWKS",
             "ADSERVER_JWT_ISSUER",

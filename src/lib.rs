@@ -21,6 +21,7 @@
 //! - [`catalog`]: the compiled `(country, lang, hour) → ads` table and rotation.
 //! - [`clock`]: the current hour in the configured zone, injectable for tests.
 //! - [`query`]: zero-allocation parsing of the ad request's query string.
+//! - [`deadline`]: closing connections whose responses stop being read.
 //! - [`limits`]: fixed request-size limits and their 414 answer.
 //! - [`access`]: the gate before `/ad_request`: [`auth`], then [`rate_limit`].
 //! - [`auth`]: API keys and JWTs (JWKS, verified-token cache), 401s.
@@ -38,6 +39,7 @@ pub mod catalog;
 pub mod clock;
 pub mod codes;
 pub mod config;
+pub mod deadline;
 pub mod feed;
 pub mod http;
 pub mod limits;

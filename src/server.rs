@@ -16,6 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::deadline::WriteDeadline;
 use crate::http::{handle_from, Listener, State};
 use crate::limits::MAX_HEAD_BYTES;
 
@@ -29,6 +30,9 @@ pub struct ServerOptions {
     /// Public connections open at once; beyond it the next `accept` waits
     /// (the kernel's backlog holds new clients) until one closes.
     pub max_connections: usize,
+    /// A response write that makes no progress this long closes the
+    /// connection (the client stopped reading).
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -37,6 +41,7 @@ impl Default for ServerOptions {
             header_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -91,7 +96,10 @@ pub async fn serve(
                 )))
             })
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let connection = graceful.watch(http.serve_connection(
+            TokioIo::new(WriteDeadline::new(stream, options.write_timeout)),
+            service,
+        ));
         state.metrics.connection_opened();
         tokio::spawn(async move {
             if let Err(e) = connection.await {

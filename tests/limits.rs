@@ -16,6 +16,7 @@ fn options(header_timeout_ms: u64, max_connections: usize) -> ServerOptions {
         header_timeout: Duration::from_millis(header_timeout_ms),
         drain_timeout: Duration::from_secs(1),
         max_connections,
+        write_timeout: Duration::from_millis(300),
     }
 }
 
@@ -165,4 +166,44 @@ async fn at_the_connection_limit_new_clients_wait_and_are_served_after() {
         "a fresh connection after the others close"
     );
     assert!(!server.task.is_finished(), "the server is still running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_responses_is_cut_off() {
+    // The header timeout is long, so only the write deadline can close it.
+    let server = start(options(10_000, 100), Access::default()).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(server.public).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    // Pipeline far more answers than the socket buffers hold, read none.
+    let pipelined = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n".repeat(100_000);
+    let writing = tokio::spawn(async move {
+        let _ = writer.write_all(&pipelined).await;
+        writer
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Drain what was buffered: the server must have closed by now, so the
+    // stream ends instead of flowing again.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0usize;
+    let drained = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut reader, &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await;
+    writing.abort();
+    assert!(
+        drained.is_ok(),
+        "the connection was still open after {total} bytes"
+    );
+    assert!(
+        total < 100_000 * 100,
+        "every answer was delivered ({total} bytes)"
+    );
+    assert_eq!(get(server.public, "/healthz", &[]).await.status, 200);
 }
