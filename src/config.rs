@@ -114,12 +114,12 @@ pub struct Config {
 
     /// Take the client address for rate limiting from the last
     /// X-Forwarded-For entry (set only behind a proxy that appends it).
-    #[arg(long, env = "ADSERVER_TRUST_FORWARDED_FOR")]
+    #[arg(long, env = "ADSERVER_TRUST_FORWARDED_FOR", value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_forwarded_for: bool,
 
     /// Allow a plain http:// feed or JWKS URL on a host that is not
     /// loopback. Without it such a URL is refused at start.
-    #[arg(long, env = "ADSERVER_ALLOW_INSECURE_FEED")]
+    #[arg(long, env = "ADSERVER_ALLOW_INSECURE_FEED", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_insecure_feed: bool,
 
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
