@@ -3,10 +3,11 @@
 //! the environment.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+
+use std::path::PathBuf;
 
 use crate::clock::Zone;
 use crate::feed::{FeedSource, FetchLimits};
@@ -78,6 +79,68 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout: u64,
 
+    /// Public connections open at once; beyond it new clients wait in the
+    /// kernel's accept queue until one closes. The admin listener is not
+    /// limited.
+    #[arg(long, env = "ADSERVER_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Seconds a response may stall while being written before the
+    /// connection is closed: the per-request deadline for clients that
+    /// stop reading.
+    #[arg(long, env = "ADSERVER_WRITE_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout: u64,
+
+    /// File of API keys, one per line (blank lines and `#` comments
+    /// ignored). When set, /ad_request needs `Authorization: Bearer KEY`.
+    #[arg(long, env = "ADSERVER_API_KEYS_FILE", value_name = "PATH")]
+    pub api_keys_file: Option<PathBuf>,
+
+    /// JSON Web Key Set (file path or https:// URL) whose RS256/ES256 keys
+    /// sign game tokens. When set, /ad_request needs
+    /// `Authorization: Bearer JWT`; the set is re-read periodically and at
+    /// once on an unknown `kid`.
+    #[arg(long, env = "ADSERVER_JWKS", value_name = "SOURCE")]
+    pub jwks: Option<FeedSource>,
+
+    /// Required `iss` claim of game tokens (with --jwks).
+    #[arg(long, env = "ADSERVER_JWT_ISSUER", requires = "jwks")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim of game tokens (with --jwks).
+    #[arg(long, env = "ADSERVER_JWT_AUDIENCE", requires = "jwks")]
+    pub jwt_audience: Option<String>,
+
+    /// Seconds between re-reads of the --jwks key set.
+    #[arg(long, env = "ADSERVER_JWKS_REFRESH_INTERVAL", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub jwks_refresh_interval: u64,
+
+    /// Requests per second each client may make to /ad_request (a client is
+    /// its API key, its token's subject, or else its address); more get
+    /// 429 with Retry-After. Off when unset.
+    #[arg(long, env = "ADSERVER_RATE_LIMIT", value_name = "RPS",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit: Option<u32>,
+
+    /// Requests a client may make at once above --rate-limit before being
+    /// slowed (default: one second's worth).
+    #[arg(long, env = "ADSERVER_RATE_LIMIT_BURST", requires = "rate_limit",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: Option<u32>,
+
+    /// Take the client address for rate limiting from the last
+    /// X-Forwarded-For entry (set only behind a proxy that appends it).
+    #[arg(long, env = "ADSERVER_TRUST_FORWARDED_FOR", value_parser = clap::builder::BoolishValueParser::new())]
+    pub trust_forwarded_for: bool,
+
+    /// Allow a plain http:// feed or JWKS URL on a host that is not
+    /// loopback. Without it such a URL is refused at start.
+    #[arg(long, env = "ADSERVER_ALLOW_INSECURE_FEED", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_insecure_feed: bool,
+
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "ADSERVER_DRAIN_TIMEOUT", default_value_t = 10)]
     pub drain_timeout: u64,
@@ -106,6 +169,8 @@ impl Config {
         ServerOptions {
             header_timeout: Duration::from_secs(self.header_timeout),
             drain_timeout: Duration::from_secs(self.drain_timeout),
+            max_connections: self.max_connections as usize,
+            write_timeout: Duration::from_secs(self.write_timeout),
         }
     }
 
@@ -148,6 +213,32 @@ mod tests {
         assert_eq!(c.feed_max_bytes, 67_108_864);
         assert_eq!(c.snapshot, None);
         assert_eq!(c.min_catalog_fraction, 0.5);
+        assert_eq!(c.header_timeout, 5);
+        assert_eq!(c.max_connections, 10_000);
+        assert!(c.api_keys_file.is_none() && c.jwks.is_none() && c.rate_limit.is_none());
+        assert!(!c.trust_forwarded_for && !c.allow_insecure_feed);
+    }
+
+    #[test]
+    fn security_flags_parse() {
+        let c = Config::try_parse_from([
+            "adserver",
+            "--jwks",
+            "keys.json",
+            "--jwt-audience",
+            "games",
+            "--rate-limit",
+            "50",
+            "--trust-forwarded-for",
+        ])
+        .unwrap();
+        assert_eq!(c.jwks, Some(FeedSource::File("keys.json".into())));
+        assert_eq!(c.jwt_audience.as_deref(), Some("games"));
+        assert_eq!(c.rate_limit, Some(50));
+        assert!(c.trust_forwarded_for);
+        assert!(Config::try_parse_from(["adserver", "--jwt-issuer", "x"]).is_err());
+        assert!(Config::try_parse_from(["adserver", "--rate-limit", "0"]).is_err());
+        assert!(Config::try_parse_from(["adserver", "--max-connections", "0"]).is_err());
     }
 
     #[test]
@@ -182,6 +273,16 @@ mod tests {
             "ADSERVER_SNAPSHOT",
             "ADSERVER_MIN_CATALOG_FRACTION",
             "ADSERVER_HOUR_BASIS",
+            "ADSERVER_HEADER_TIMEOUT",
+            "ADSERVER_MAX_CONNECTIONS",
+            "ADSERVER_WRITE_TIMEOUT",
+            "ADSERVER_API_KEYS_FILE",
+            "ADSERVER_JWKS",
+            "ADSERVER_JWT_ISSUER",
+            "ADSERVER_JWT_AUDIENCE",
+            "ADSERVER_RATE_LIMIT",
+            "ADSERVER_TRUST_FORWARDED_FOR",
+            "ADSERVER_ALLOW_INSECURE_FEED",
         ] {
             assert!(help.contains(var), "--help lacks {var}");
         }

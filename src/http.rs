@@ -5,6 +5,7 @@
 //! [`handle`] directly. Every body is prebuilt: the catalog's ad bodies or
 //! the static error documents below.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +15,7 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 
+use crate::access::Access;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::metrics::{Metrics, Outcome, Route};
@@ -37,6 +39,8 @@ pub struct State {
     pub clock: Box<dyn Clock>,
     pub metrics: Metrics,
     pub hour_basis: HourBasis,
+    /// Who may ask for ads and how often; all off by default.
+    pub access: Access,
 }
 
 /// `--hour-basis`: whose clock campaign hours are read on.
@@ -57,7 +61,14 @@ impl State {
             clock: Box::new(clock),
             metrics: Metrics::default(),
             hour_basis: HourBasis::default(),
+            access: Access::default(),
         }
+    }
+
+    /// The same state with authentication and rate limits in force.
+    pub fn with_access(mut self, access: Access) -> State {
+        self.access = access;
+        self
     }
 
     /// The hour a request's ads are chosen for, at `now`.
@@ -105,7 +116,28 @@ pub enum Listener {
 
 pub type Body = Full<Bytes>;
 
-/// Answers one request.
+/// Answers one request from `peer`, after the size and access checks.
+///
+/// The 414 for an over-long target and the 401/429 of [`Access`] come
+/// before routing; probes and the admin listener are never authenticated.
+pub fn handle_from<B>(
+    state: &State,
+    listener: Listener,
+    peer: IpAddr,
+    req: &Request<B>,
+) -> Response<Body> {
+    if crate::limits::uri_too_long(req.uri()) {
+        return crate::limits::uri_too_long_response();
+    }
+    if listener == Listener::Public && req.uri().path() == "/ad_request" {
+        if let Err(denied) = state.access.admit(peer, req.headers()) {
+            return denied.response();
+        }
+    }
+    handle(state, listener, req)
+}
+
+/// Answers one request, with no size or access checks.
 pub fn handle<B>(state: &State, listener: Listener, req: &Request<B>) -> Response<Body> {
     let started = Instant::now();
     let route = match req.uri().path() {

@@ -21,24 +21,34 @@
 //! - [`catalog`]: the compiled `(country, lang, hour) → ads` table and rotation.
 //! - [`clock`]: the current hour in the configured zone, injectable for tests.
 //! - [`query`]: zero-allocation parsing of the ad request's query string.
+//! - [`deadline`]: closing connections whose responses stop being read.
+//! - [`limits`]: fixed request-size limits and their 414 answer.
+//! - [`access`]: the gate before `/ad_request`: [`auth`], then [`rate_limit`].
+//! - [`auth`]: API keys and JWTs (JWKS, verified-token cache), 401s.
+//! - [`rate_limit`]: lock-free per-client token buckets, 429s.
 //! - [`http`]: routing and prebuilt responses; no sockets.
 //! - [`metrics`]: atomic counters rendered for Prometheus.
 //! - [`refresh`]: loading and reloading the feed off the request path.
 //! - [`background`]: the low-priority thread that rebuilds run on.
 //! - [`synthetic`]: generated feeds for benches, examples and load tests.
-//! - [`server`]: listeners, HTTP/1.1 connections and graceful shutdown.
+//! - [`server`]: listeners, connection limits, HTTP/1.1 and graceful shutdown.
 
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod auth;
 pub mod background;
 pub mod catalog;
 pub mod clock;
 pub mod codes;
 pub mod config;
+pub mod deadline;
 pub mod feed;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod query;
+pub mod rate_limit;
 pub mod refresh;
 pub mod server;
 pub mod synthetic;

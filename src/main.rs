@@ -1,13 +1,17 @@
 //! The `adserver` binary: parse the configuration, wire the pieces, run.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use tokio::net::TcpListener;
 
+use adserver::access::{self, Access};
+use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
 use adserver::clock::SystemClock;
 use adserver::config::{Config, LogFormat};
 use adserver::http::State;
+use adserver::rate_limit::RateLimiter;
 use adserver::refresh::Refresher;
 use adserver::server;
 use tokio::sync::Notify;
@@ -29,6 +33,11 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    config.feed.check_transport(config.allow_insecure_feed)?;
+    if let Some(jwks) = &config.jwks {
+        jwks.check_transport(config.allow_insecure_feed)?;
+    }
+    let access = build_access(&config).await?;
     let bind = |addr| async move {
         TcpListener::bind(addr)
             .await
@@ -44,7 +53,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         "adserver starting"
     );
 
-    let mut state = State::new(SystemClock(config.timezone));
+    let mut state = State::new(SystemClock(config.timezone)).with_access(access);
     state.hour_basis = config.hour_basis;
     let state = Arc::new(state);
     // The first load happens before serving, so a healthy feed (or a
@@ -54,6 +63,11 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let wake = Arc::new(Notify::new());
     tokio::spawn(reload_on_sighup(Arc::clone(&wake))?);
     tokio::spawn(refresher.run(wake));
+
+    tokio::spawn(access::refresh_keys(
+        Arc::clone(&state),
+        Duration::from_secs(config.jwks_refresh_interval),
+    ));
 
     let drained = server::serve(
         public,
@@ -76,6 +90,42 @@ fn reload_on_sighup(wake: Arc<Notify>) -> std::io::Result<impl std::future::Futu
             tracing::info!("SIGHUP received");
             wake.notify_one();
         }
+    })
+}
+
+/// Authentication and rate limiting as configured; a key file or key set
+/// that cannot be read stops the start rather than serving unprotected.
+async fn build_access(config: &Config) -> Result<Access, Box<dyn std::error::Error>> {
+    let api_keys = config
+        .api_keys_file
+        .as_deref()
+        .map(ApiKeys::load)
+        .transpose()?;
+    let jwt = match &config.jwks {
+        None => None,
+        Some(source) => {
+            let settings = JwtSettings {
+                source: source.clone(),
+                issuer: config.jwt_issuer.clone(),
+                audience: config.jwt_audience.clone(),
+            };
+            Some(tokio::task::spawn_blocking(move || JwtVerifier::load(settings)).await??)
+        }
+    };
+    let rate_limit = config
+        .rate_limit
+        .map(|rps| RateLimiter::new(rps, config.rate_limit_burst.unwrap_or(rps)));
+    tracing::info!(
+        api_keys = api_keys.as_ref().map_or(0, ApiKeys::len),
+        jwks = jwt.is_some(),
+        rate_limit = ?config.rate_limit,
+        max_connections = config.max_connections,
+        "access control"
+    );
+    Ok(Access {
+        auth: Auth { api_keys, jwt },
+        rate_limit,
+        trust_forwarded_for: config.trust_forwarded_for,
     })
 }
 

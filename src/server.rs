@@ -13,9 +13,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::http::{handle, Listener, State};
+use crate::deadline::WriteDeadline;
+use crate::http::{handle_from, Listener, State};
+use crate::limits::MAX_HEAD_BYTES;
 
 /// Connection settings shared by both listeners.
 #[derive(Debug, Clone)]
@@ -24,6 +27,12 @@ pub struct ServerOptions {
     pub header_timeout: Duration,
     /// In-flight requests get this long to finish after a shutdown signal.
     pub drain_timeout: Duration,
+    /// Public connections open at once; beyond it the next `accept` waits
+    /// (the kernel's backlog holds new clients) until one closes.
+    pub max_connections: usize,
+    /// A response write that makes no progress this long closes the
+    /// connection (the client stopped reading).
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -31,6 +40,8 @@ impl Default for ServerOptions {
         ServerOptions {
             header_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -39,9 +50,11 @@ impl Default for ServerOptions {
 /// reference server (`examples/hello.rs`) measures the very same stack.
 pub fn http1_builder(options: &ServerOptions) -> http1::Builder {
     let mut http = http1::Builder::new();
-    // Without a timer hyper silently ignores header_read_timeout.
+    // Without a timer hyper silently ignores header_read_timeout. hyper
+    // answers a head over max_buf_size (or over 100 headers) with 431.
     http.timer(TokioTimer::new())
         .header_read_timeout(options.header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     http
 }
@@ -59,16 +72,19 @@ pub async fn serve(
 ) -> bool {
     let http = http1_builder(&options);
     let graceful = GracefulShutdown::new();
+    // Only the public listener is limited, so operators can still reach
+    // the admin listener when the public one is full.
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
     tokio::pin!(shutdown);
 
     loop {
-        let (accepted, listener) = tokio::select! {
-            accepted = public.accept() => (accepted, Listener::Public),
-            accepted = admin.accept() => (accepted, Listener::Admin),
+        let (accepted, listener, permit) = tokio::select! {
+            (accepted, permit) = accept_within(&public, &slots) => (accepted, Listener::Public, Some(permit)),
+            accepted = admin.accept() => (accepted, Listener::Admin, None),
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: pause instead of spinning.
                 tracing::warn!(error = %e, "accept failed");
@@ -80,17 +96,24 @@ pub async fn serve(
         let state = Arc::clone(&state);
         let service = {
             let state = Arc::clone(&state);
+            let peer = peer.ip();
             service_fn(move |req| {
-                std::future::ready(Ok::<_, Infallible>(handle(&state, listener, &req)))
+                std::future::ready(Ok::<_, Infallible>(handle_from(
+                    &state, listener, peer, &req,
+                )))
             })
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let connection = graceful.watch(http.serve_connection(
+            TokioIo::new(WriteDeadline::new(stream, options.write_timeout)),
+            service,
+        ));
         state.metrics.connection_opened();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             state.metrics.connection_closed();
+            drop(permit);
         });
     }
 
@@ -107,6 +130,23 @@ pub async fn serve(
             false
         }
     }
+}
+
+/// Waits for a free connection slot, then for a client. Dropping this
+/// future (another branch won) gives the slot back; `accept` is
+/// cancel-safe, so no client is lost.
+async fn accept_within(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (
+    std::io::Result<(TcpStream, std::net::SocketAddr)>,
+    OwnedSemaphorePermit,
+) {
+    let permit = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .expect("the connection semaphore is never closed");
+    (listener.accept().await, permit)
 }
 
 /// Completes on SIGTERM or SIGINT.

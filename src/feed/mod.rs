@@ -134,6 +134,23 @@ impl FeedSource {
         }
     }
 
+    /// Refuses a plain `http://` URL unless its host is loopback or
+    /// `allow_insecure` (`--allow-insecure-feed`) is set: a feed read in
+    /// the clear can be rewritten by anyone on the path. Files and
+    /// `https://` always pass. Checked once, at start.
+    pub fn check_transport(&self, allow_insecure: bool) -> Result<(), InsecureSource> {
+        let FeedSource::Url(url) = self else {
+            return Ok(());
+        };
+        let Some(rest) = strip_prefix_ignore_case(url, "http://") else {
+            return Ok(()); // https://
+        };
+        if allow_insecure || is_loopback_host(rest) {
+            return Ok(());
+        }
+        Err(InsecureSource(url.clone()))
+    }
+
     /// The raw document, within `limits`. With the validators of the last
     /// good fetch, an HTTP feed may answer [`Fetched::NotModified`]; a file
     /// is always read whole.
@@ -150,6 +167,36 @@ impl FeedSource {
             }),
         }
     }
+}
+
+/// A plain `http://` source on a host that is not loopback.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0} is plain http on a host that is not loopback; use https, or pass --allow-insecure-feed"
+)]
+pub struct InsecureSource(pub String);
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// Whether the authority at the start of `rest` (after `http://`) is
+/// `localhost`, `127.0.0.0/8` or `[::1]`. Userinfo (`user@host`) is looked
+/// past, so `http://127.0.0.1@evil.example/` is not loopback.
+fn is_loopback_host(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Display for FeedSource {
@@ -197,6 +244,30 @@ mod tests {
             FeedSource::File("data/ads.json".into())
         );
         assert_eq!(FeedSource::parse("ftp"), FeedSource::File("ftp".into()));
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback_or_when_allowed() {
+        let cases = [
+            ("https://feeds.example/ads.json", true),
+            ("HTTPS://feeds.example/ads.json", true),
+            ("data/ads.json", true),
+            ("http://127.0.0.1:8000/ads.json", true),
+            ("http://127.9.9.9/ads.json", true),
+            ("http://localhost/ads.json", true),
+            ("HTTP://LOCALHOST:80", true),
+            ("http://[::1]:8000/x", true),
+            ("http://feeds.example/ads.json", false),
+            ("http://127.0.0.1@feeds.example/ads.json", false),
+            ("http://localhost.feeds.example/", false),
+            ("http://10.0.0.1/ads.json", false),
+            ("http://[::2]/x", false),
+        ];
+        for (source, ok) in cases {
+            let source = FeedSource::parse(source);
+            assert_eq!(source.check_transport(false).is_ok(), ok, "{source}");
+            assert!(source.check_transport(true).is_ok(), "{source}");
+        }
     }
 
     #[test]

@@ -1,0 +1,134 @@
+//! The harness of the hardening tests (auth, limits, rate limits,
+//! exposure): a real server on 127.0.0.1 with the sample feed loaded and
+//! access control set, and a raw client that sends exactly the bytes a test
+//! wants and reads until the server closes.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+use adserver::access::Access;
+use adserver::catalog::Catalog;
+use adserver::clock::ManualClock;
+use adserver::feed;
+use adserver::http::State;
+use adserver::server::{self, ServerOptions};
+
+/// A running server; dropping it shuts it down.
+pub struct TestServer {
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+    pub state: Arc<State>,
+    stop: Option<oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<bool>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a server with the sample feed loaded, at noon.
+pub async fn start(options: ServerOptions, access: Access) -> TestServer {
+    let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (public_addr, admin_addr) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
+    let state = Arc::new(State::new(ManualClock::new(12)).with_access(access));
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json");
+    let feed = feed::parse(std::fs::read(path).unwrap()).unwrap();
+    let _ = state.publish(Catalog::compile(&feed));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve(
+        public,
+        admin,
+        Arc::clone(&state),
+        options,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    TestServer {
+        public: public_addr,
+        admin: admin_addr,
+        state,
+        stop: Some(stop),
+        task,
+    }
+}
+
+/// Reads until the peer closes (or `limit` passes); what arrived.
+pub async fn read_to_close(stream: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, Vec<u8>> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return Err(got),
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(got),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A parsed response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    /// The value of header `name` (lower-case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+pub fn parse_reply(raw: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    Reply {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// Sends `raw` on a new connection and reads the reply until close.
+pub async fn exchange(addr: SocketAddr, raw: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(raw).await.unwrap();
+    let got = read_to_close(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("the server answered and closed within 5 s");
+    parse_reply(&got)
+}
+
+/// `GET target` with extra header lines, `Connection: close`.
+pub async fn get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut req = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("\r\n");
+    exchange(addr, req.as_bytes()).await
+}
+
+pub const AD: &str = "/ad_request?country=us&lang=eng";
