@@ -221,14 +221,16 @@ async fn every_bad_token_gets_401_with_a_bearer_challenge() {
     let mut swapped_header = Header::new(Algorithm::ES256);
     swapped_header.kid = Some("rsa-1".into());
     let swapped = jsonwebtoken::encode(&swapped_header, &claims(), &ec.encoding).unwrap();
-    // A valid token with one signature byte flipped.
-    // Change a character well inside the signature: the last one may only
-    // carry base64 padding bits, which decode to the same bytes or fail
-    // to decode at all (flaky "malformed").
-    let mut tampered: Vec<char> = sign(rsa, &claims()).chars().collect();
-    let at = tampered.len() - 20;
-    tampered[at] = if tampered[at] == 'A' { 'B' } else { 'A' };
-    let tampered: String = tampered.into_iter().collect();
+    // A valid token with its signature's first character changed (the last
+    // one carries padding bits and may just make the base64 invalid).
+    let mut tampered = sign(rsa, &claims());
+    let at = tampered.rfind('.').unwrap() + 1;
+    let flipped = if tampered.as_bytes()[at] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
+    tampered.replace_range(at..=at, flipped);
 
     // (case, token, what the 401 body must say)
     let cases: Vec<(&str, String, &str)> = vec![

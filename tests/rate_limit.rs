@@ -14,9 +14,9 @@ use common::{get, start, AD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn burst_then_429_then_recovery() {
-    // 5 per second, burst 3: a token comes back every 200 ms.
+    // 2 per second, burst 3: a token comes back every 500 ms.
     let access = Access {
-        rate_limit: Some(RateLimiter::new(5, 3)),
+        rate_limit: Some(RateLimiter::new(2, 3)),
         ..Access::default()
     };
     let server = start(ServerOptions::default(), access).await;
