@@ -15,7 +15,7 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::access::Access;
+use crate::access::{Access, Denied};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::metrics::{Metrics, Outcome, Route};
@@ -126,11 +126,22 @@ pub fn handle_from<B>(
     peer: IpAddr,
     req: &Request<B>,
 ) -> Response<Body> {
+    let started = Instant::now();
     if crate::limits::uri_too_long(req.uri()) {
+        state
+            .metrics
+            .record(Route::Unknown, Outcome::UriTooLong, started.elapsed());
         return crate::limits::uri_too_long_response();
     }
     if listener == Listener::Public && req.uri().path() == "/ad_request" {
         if let Err(denied) = state.access.admit(peer, req.headers()) {
+            let outcome = match denied {
+                Denied::Unauthorized(_) => Outcome::Unauthorized,
+                Denied::RateLimited(_) => Outcome::RateLimited,
+            };
+            state
+                .metrics
+                .record(Route::AdRequest, outcome, started.elapsed());
             return denied.response();
         }
     }

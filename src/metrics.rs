@@ -53,10 +53,16 @@ pub enum Outcome {
     NotFound,
     /// A probe or scrape answered 200.
     Ok,
+    /// 401: authentication required or refused.
+    Unauthorized,
+    /// 429: over the client's rate.
+    RateLimited,
+    /// 414: the request target is over the limit.
+    UriTooLong,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 7] = [
+    const ALL: [Outcome; 10] = [
         Outcome::Ad,
         Outcome::NoAd,
         Outcome::InvalidRequest,
@@ -64,6 +70,9 @@ impl Outcome {
         Outcome::MethodNotAllowed,
         Outcome::NotFound,
         Outcome::Ok,
+        Outcome::Unauthorized,
+        Outcome::RateLimited,
+        Outcome::UriTooLong,
     ];
 
     fn label(self) -> &'static str {
@@ -75,6 +84,9 @@ impl Outcome {
             Outcome::MethodNotAllowed => "method_not_allowed",
             Outcome::NotFound => "not_found",
             Outcome::Ok => "ok",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::UriTooLong => "uri_too_long",
         }
     }
 }

@@ -32,6 +32,15 @@ async fn burst_then_429_then_recovery() {
     assert_eq!(limited.header("retry-after"), Some("1"));
     assert_eq!(limited.header("content-type"), Some("application/json"));
     assert!(limited.body.contains(r#""error":"rate_limited""#));
+    use adserver::metrics::{Outcome, Route};
+    assert_eq!(
+        server
+            .state
+            .metrics
+            .requests(Route::AdRequest, Outcome::RateLimited),
+        1,
+        "429s are counted"
+    );
     // Probes are never limited.
     assert_eq!(get(server.public, "/healthz", &[]).await.status, 200);
 
