@@ -16,7 +16,15 @@ use adserver::refresh::Refresher;
 use adserver::server;
 use tokio::sync::Notify;
 
+/// mimalloc rather than glibc's malloc: every catalog rebuild maps and
+/// frees hundreds of MiB, and glibc hands that back to the kernel in long
+/// `munmap`s that stall the request workers (`loadtest/rebuild.sh`, 1M ads:
+/// p99 19.5 ms while rebuilding against 0.6 ms quiet). mimalloc keeps it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
+    keep_freed_memory();
     let config = Config::parse();
     init_logging(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -127,6 +135,20 @@ async fn build_access(config: &Config) -> Result<Access, Box<dyn std::error::Err
         rate_limit,
         trust_forwarded_for: config.trust_forwarded_for,
     })
+}
+
+/// Tells mimalloc never to return freed pages to the kernel, unless the
+/// operator set `MIMALLOC_PURGE_DELAY` themselves. The memory a rebuild
+/// frees is what the next rebuild needs, so giving it back only buys page
+/// faults and `madvise` calls in the middle of serving (measured: p99 while
+/// rebuilding 2.9 ms with purging, 1.0 ms without). mimalloc reads the
+/// option on first use, which is after this runs: nothing before `main`
+/// frees a whole page.
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // Single-threaded still: no other thread can be reading the environment.
+        std::env::set_var("MIMALLOC_PURGE_DELAY", "-1");
+    }
 }
 
 fn init_logging(format: LogFormat) {
