@@ -21,9 +21,10 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::Zone;
 use crate::codes::{Country, Lang, PairKey};
-use crate::feed::{Ad, Feed, Skipped};
+use crate::feed::Skipped;
 use crate::window::Window;
 
+mod compile;
 mod exclude;
 mod explain;
 pub mod rotation;
@@ -95,122 +96,7 @@ pub struct AdFacts {
     pub zone: Option<Zone>,
 }
 
-#[derive(serde::Serialize)]
-struct AdBody<'a> {
-    id: &'a str,
-    video_url: &'a str,
-}
-
 impl Catalog {
-    /// Compiles a parsed feed. Linear in ads × 24 hours.
-    pub fn compile(feed: &Feed) -> Catalog {
-        let mut pairs: AHashMap<PairKey, u32> = AHashMap::new();
-        let mut ads_of_pair: Vec<Vec<u32>> = Vec::new();
-        for (n, ad) in feed.ads.iter().enumerate() {
-            let key = PairKey::new(ad.country, ad.lang);
-            let next = pairs.len() as u32;
-            let pair = *pairs.entry(key).or_insert(next);
-            if pair == next {
-                ads_of_pair.push(Vec::new());
-            }
-            ads_of_pair[pair as usize].push(n as u32);
-        }
-
-        let mut zoned = Vec::new();
-        let mut zoned_of = Vec::with_capacity(ads_of_pair.len());
-        for ads in &ads_of_pair {
-            let start = zoned.len() as u32;
-            zoned.extend(ads.iter().filter_map(|&n| {
-                let ad = &feed.ads[n as usize];
-                ad.zone.map(|zone| ZonedAd {
-                    ad: n,
-                    zone,
-                    window: ad.window,
-                })
-            }));
-            let len = zoned.len() as u32 - start;
-            if len as usize > MAX_ZONED {
-                tracing::warn!(
-                    ads = len,
-                    max = MAX_ZONED,
-                    "a country/language has more ads with their own timezone than are checked per request; the rest never serve"
-                );
-            }
-            zoned_of.push(Run { start, len });
-        }
-
-        let masks: Vec<u32> = feed.ads.iter().map(|ad| ad.window.mask()).collect();
-        let mut slots = Vec::with_capacity(ads_of_pair.len() * 24);
-        let mut members = Vec::new();
-        let mut eligible: Vec<(u32, u32)> = Vec::new();
-        for ads in &ads_of_pair {
-            // The last hour's eligible ads and where their cycle starts.
-            let mut previous: Option<(Vec<(u32, u32)>, Run)> = None;
-            for hour in 0..24 {
-                eligible.clear();
-                eligible.extend(
-                    ads.iter()
-                        .filter(|&&n| feed.ads[n as usize].zone.is_none())
-                        .filter(|&&n| masks[n as usize] & 1 << hour != 0)
-                        .map(|&n| (n, feed.ads[n as usize].weight)),
-                );
-                // Consecutive hours with the same ads share one cycle (each
-                // hour keeps its own cursor).
-                let Run { start, len } = match &previous {
-                    Some((same, run)) if *same == eligible => *run,
-                    _ => {
-                        let start = members.len() as u32;
-                        members.extend(rotation::cycle(&eligible));
-                        let run = Run {
-                            start,
-                            len: members.len() as u32 - start,
-                        };
-                        previous = Some((eligible.clone(), run));
-                        run
-                    }
-                };
-                slots.push(Slot {
-                    start,
-                    len,
-                    cursor: AtomicU64::new(0),
-                });
-            }
-        }
-
-        Catalog {
-            pairs,
-            slots: slots.into_boxed_slice(),
-            members: members.into_boxed_slice(),
-            bodies: {
-                let mut scratch = Vec::with_capacity(256);
-                feed.ads
-                    .iter()
-                    .map(|ad| body_of(ad, &mut scratch))
-                    .collect()
-            },
-            id_hashes: feed
-                .ads
-                .iter()
-                .map(|ad| id_hash(ad.id.as_bytes()))
-                .collect(),
-            zoned: zoned.into_boxed_slice(),
-            zoned_of: zoned_of.into_boxed_slice(),
-            ads: feed
-                .ads
-                .iter()
-                .map(|ad| AdFacts {
-                    id: ad.id.as_str().into(),
-                    country: ad.country,
-                    lang: ad.lang,
-                    window: ad.window,
-                    weight: ad.weight,
-                    zone: ad.zone,
-                })
-                .collect(),
-            skipped_entries: feed.skipped.clone().into_boxed_slice(),
-        }
-    }
-
     /// The body of the next ad for `key` at `hour` (0..=23), rotating
     /// within that one bucket; `None` when no ad is eligible. Ads with their
     /// own zone are not considered: see [`Catalog::select`].
@@ -340,29 +226,11 @@ impl Catalog {
     }
 }
 
-/// The ad's 200 body, in an allocation of exactly its size.
-fn body_of(ad: &Ad, scratch: &mut Vec<u8>) -> Bytes {
-    scratch.clear();
-    simd_json::to_writer(
-        &mut *scratch,
-        &AdBody {
-            id: &ad.id,
-            video_url: &ad.video_url,
-        },
-    )
-    .expect("two strings always serialise");
-    let body = Bytes::copy_from_slice(scratch);
-    // A `Bytes` made from a `Vec` allocates its shared reference count on
-    // its first clone; clone once here so that never happens on the
-    // request path.
-    drop(body.clone());
-    body
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::codes::{Country, Lang};
+    use crate::feed::{Ad, Feed};
     use crate::window::Window;
 
     fn ad(id: &str, country: &str, lang: &str, start: u8, end: u8) -> Ad {
