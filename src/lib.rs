@@ -11,7 +11,7 @@
 //! ```text
 //! config ─► feed (fetch + parse + validate) ─► catalog (compile) ─► ArcSwap in http::State
 //!                                                                        │
-//! client ─► server (accept, timeouts, drain) ─► http (route) ─► query ─► catalog::pick ─► prebuilt body
+//! client ─► server (accept, limits, drain) ─► http (414, access gate, route) ─► query ─► catalog::select ─► prebuilt body
 //! ```
 //!
 //! - [`config`]: flags and environment, parsed once into [`config::Config`].
