@@ -38,7 +38,7 @@ trap cleanup EXIT
 
 start_replica() { # index
     local port=$((BASE_PORT + 2 * $1)) admin=$((BASE_PORT + 2 * $1 + 1))
-    ./target/release/adserver --feed data/ads.json --drain-timeout 5 \
+    "${CARGO_TARGET_DIR:-target}"/release/adserver --feed data/ads.json --drain-timeout 5 \
         --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
         2>> "$work/replica-$1.log" &
     pid[$1]=$!

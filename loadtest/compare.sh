@@ -36,10 +36,10 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-taskset -c 0 ./target/release/adserver --feed data/ads.json \
+taskset -c 0 "${CARGO_TARGET_DIR:-target}"/release/adserver --feed data/ads.json \
     --listen "127.0.0.1:$AD_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" 2>/dev/null &
 pids+=($!)
-taskset -c 0 ./target/release/examples/hello --listen "127.0.0.1:$REF_PORT" 2>/dev/null &
+taskset -c 0 "${CARGO_TARGET_DIR:-target}"/release/examples/hello --listen "127.0.0.1:$REF_PORT" 2>/dev/null &
 pids+=($!)
 for port in "$AD_PORT" "$REF_PORT"; do
     for _ in $(seq 1 100); do

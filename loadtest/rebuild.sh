@@ -42,13 +42,13 @@ cleanup() {
 trap cleanup EXIT
 
 cargo build --release --quiet --bin adserver --example genfeed
-./target/release/examples/genfeed --ads "$ADS" > "$work/a.json"
+"${CARGO_TARGET_DIR:-target}"/release/examples/genfeed --ads "$ADS" > "$work/a.json"
 # Same ads plus trailing whitespace: a different body, so every reload rebuilds.
 { cat "$work/a.json"; echo "  "; } > "$work/b.json"
 ln -s "$work/a.json" "$work/feed.json"
 echo "feed: $ADS ads, $(du -h "$work/a.json" | cut -f1)"
 
-taskset -c 0 ./target/release/adserver \
+taskset -c 0 "${CARGO_TARGET_DIR:-target}"/release/adserver \
     --feed "$work/feed.json" --feed-max-bytes 1073741824 --refresh-interval 3600 \
     --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
     2> "$work/server.log" &
