@@ -79,6 +79,8 @@ impl TestServer {
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
+    /// The status line and header lines, as sent.
+    pub head: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
@@ -112,10 +114,25 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str) -> Reply {
     .await
 }
 
+/// `GET target` with extra header lines, `Connection: close`.
+pub async fn get_with(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut req = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("\r\n");
+    raw(addr, &req).await
+}
+
 /// Sends `text` as is and reads the answer until the server closes.
 pub async fn raw(addr: SocketAddr, text: &str) -> Reply {
+    exchange(addr, text.as_bytes()).await
+}
+
+/// Sends `bytes` on a new connection and reads the answer until close.
+pub async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Reply {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(text.as_bytes()).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
     read_reply(&mut stream).await
 }
 
@@ -125,13 +142,11 @@ pub async fn read_reply(stream: &mut TcpStream) -> Reply {
         .await
         .expect("server answered within 5 s")
         .unwrap();
-    parse_reply(&String::from_utf8(bytes).unwrap())
+    parse_reply(&String::from_utf8_lossy(&bytes))
 }
 
 pub fn parse_reply(text: &str) -> Reply {
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no head in {text:?}"));
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
     let mut lines = head.split("\r\n");
     let status = lines
         .next()
@@ -149,6 +164,7 @@ pub fn parse_reply(text: &str) -> Reply {
         .collect();
     Reply {
         status,
+        head: head.to_owned(),
         headers,
         body: body.to_owned(),
     }

@@ -8,9 +8,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
+
+#[allow(unused_imports)] // each test binary uses a different part
+pub use base::{exchange, get_with as get, Reply};
+
+// The raw client is the black-box tests' own; this module adds a server
+// with access control and a sample catalog, and timed reads.
+#[path = "../common/mod.rs"]
+mod base;
 
 use adserver::access::Access;
 use adserver::catalog::Catalog;
@@ -78,57 +86,9 @@ pub async fn read_to_close(stream: &mut TcpStream, limit: Duration) -> Result<Ve
     }
 }
 
-/// A parsed response.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub head: String,
-    pub body: String,
-}
-
-impl Reply {
-    /// The value of header `name` (lower-case), if present.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|line| {
-            let (n, v) = line.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-}
-
+/// Parses a raw answer, which may not be UTF-8.
 pub fn parse_reply(raw: &[u8]) -> Reply {
-    let text = String::from_utf8_lossy(raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    Reply {
-        status,
-        head: head.to_owned(),
-        body: body.to_owned(),
-    }
-}
-
-/// Sends `raw` on a new connection and reads the reply until close.
-pub async fn exchange(addr: SocketAddr, raw: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(raw).await.unwrap();
-    let got = read_to_close(&mut stream, Duration::from_secs(5))
-        .await
-        .expect("the server answered and closed within 5 s");
-    parse_reply(&got)
-}
-
-/// `GET target` with extra header lines, `Connection: close`.
-pub async fn get(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut req = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    req.push_str("\r\n");
-    exchange(addr, req.as_bytes()).await
+    base::parse_reply(&String::from_utf8_lossy(raw))
 }
 
 pub const AD: &str = "/ad_request?country=us&lang=eng";
