@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use adserver::feed::FeedSource;
@@ -13,12 +12,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 async fn server_with(feed: &str, hour: u8) -> TestServer {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("adserver-test-{}-{n}.json", std::process::id()));
-    std::fs::write(&path, feed).unwrap();
     let server = TestServer::start(hour).await;
-    load(&server, FeedSource::File(path)).await;
+    load_json(&server, feed).await;
     server
 }
 

@@ -7,16 +7,7 @@ mod common;
 use chrono::{DateTime, Utc};
 use common::*;
 
-/// One ad as feed JSON, with extra fields appended verbatim.
-fn ad(id: &str, country: &str, lang: &str, start: u8, end: u8, extra: &str) -> String {
-    format!(
-        r#"{{"id":"{id}","video_url":"https://cdn.example.com/{id}.mp4","country":"{country}","lang":"{lang}","start_hour":{start},"end_hour":{end}{extra}}}"#
-    )
-}
-
-fn feed(ads: &[String]) -> String {
-    format!(r#"{{"ads":[{}]}}"#, ads.join(","))
-}
+use common::{ad_json as ad, feed_of_ads as feed};
 
 async fn ids(server: &TestServer, path: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();

@@ -297,15 +297,24 @@ pub async fn load_json(server: &TestServer, json: &str) {
         .publish(adserver::catalog::Catalog::compile(&feed));
 }
 
+/// One ad as feed JSON; `extra` is appended inside the object verbatim
+/// (`r#","weight":3"#`).
+pub fn ad_json(id: &str, country: &str, lang: &str, start: u8, end: u8, extra: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","video_url":"https://cdn.example.com/{id}.mp4","country":"{country}","lang":"{lang}","start_hour":{start},"end_hour":{end}{extra}}}"#
+    )
+}
+
+/// A feed document holding `ads` (from [`ad_json`]).
+pub fn feed_of_ads(ads: &[String]) -> String {
+    format!(r#"{{"ads":[{}]}}"#, ads.join(","))
+}
+
 /// A feed document from `(id, country, lang, start, end)` rows.
 pub fn feed_json(ads: &[(&str, &str, &str, u8, u8)]) -> String {
     let ads: Vec<String> = ads
         .iter()
-        .map(|(id, country, lang, start, end)| {
-            format!(
-                r#"{{"id":"{id}","video_url":"https://cdn.example.com/{id}.mp4","country":"{country}","lang":"{lang}","start_hour":{start},"end_hour":{end}}}"#
-            )
-        })
+        .map(|&(id, country, lang, start, end)| ad_json(id, country, lang, start, end, ""))
         .collect();
-    format!(r#"{{"ads":[{}]}}"#, ads.join(","))
+    feed_of_ads(&ads)
 }
