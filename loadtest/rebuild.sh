@@ -68,6 +68,11 @@ load() {
         "http://127.0.0.1:$PORT$QUERY" > "$1"
 }
 
+# Minor page faults of the server so far (proc(5) stat field 10): a rebuild
+# that reuses memory the last one freed takes few; one that maps fresh
+# memory takes one per page.
+faults() { awk '{ print $10 }' "/proc/$server/stat"; }
+
 version() {
     curl -fs "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^adserver_catalog_version / { print $2 }'
 }
@@ -85,17 +90,19 @@ flipper() { # rebuild every REBUILD_EVERY seconds for DURATION seconds
 }
 median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-quiet=(); rebuilding=(); rebuilds=0
+quiet=(); rebuilding=(); rebuilds=0; rebuild_faults=0
 for round in $(seq 1 "$ROUNDS"); do
     load "$work/quiet.txt"
     quiet+=("$(p99_us "$work/quiet.txt")")
     before=$(version)
+    faults_before=$(faults)
     flipper &
     flipping=$!
     load "$work/rebuilding.txt"
     wait "$flipping"
     sleep 1
     rebuilds=$((rebuilds + $(version) - before))
+    rebuild_faults=$((rebuild_faults + $(faults) - faults_before))
     rebuilding+=("$(p99_us "$work/rebuilding.txt")")
     echo "  round $round: p99 quiet ${quiet[-1]} µs, rebuilding ${rebuilding[-1]} µs" \
         "(success $(success "$work/quiet.txt") / $(success "$work/rebuilding.txt"))"
@@ -106,3 +113,6 @@ printf '\n| %s req/s offered, %s connections, median of %s rounds | p99 µs |\n|
 printf '| quiet | %s |\n' "$q99"
 printf '| rebuilding (%s rebuilds of %s ads in all) | %s |\n' "$rebuilds" "$ADS" "$r99"
 awk -v q="$q99" -v r="$r99" 'BEGIN { printf "\np99 rebuilding / quiet = %.2f (target <= 2.00)\n", r / q }'
+echo "page faults per rebuild: $((rebuild_faults / (rebuilds > 0 ? rebuilds : 1)))" \
+    "(thousands mean freed memory went back to the kernel and was faulted in again)"
+awk '/^VmRSS|^VmHWM/ { printf "%s %d MiB\n", $1, $2 / 1024 }' "/proc/$server/status"
