@@ -42,7 +42,8 @@ pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FeedErr
         path: path.to_owned(),
         source,
     })?;
-    read_capped(file, limits.max_bytes).map_err(|e| match e {
+    let size = file.metadata().ok().map(|m| m.len());
+    read_capped(file, size, limits.max_bytes).map_err(|e| match e {
         Capped::TooLarge => FeedError::TooLarge {
             cap: limits.max_bytes,
         },
@@ -96,7 +97,7 @@ pub(super) fn http(
     if declared.is_some_and(|n| n > limits.max_bytes) {
         return Err(too_large);
     }
-    let bytes = read_capped(response, limits.max_bytes).map_err(|e| match e {
+    let bytes = read_capped(response, declared, limits.max_bytes).map_err(|e| match e {
         Capped::TooLarge => too_large,
         Capped::Io(e) => FeedError::Request(minreq::Error::IoError(e)),
     })?;
@@ -109,8 +110,15 @@ enum Capped {
 }
 
 /// Reads at most `cap` bytes; one byte more means the body is too large.
-fn read_capped(reader: impl Read, cap: u64) -> Result<Vec<u8>, Capped> {
-    let mut body = Vec::new();
+///
+/// `expected` (a file's size, a declared Content-Length) sizes the buffer
+/// up front: grown by doubling instead, a 124 MiB feed passes through
+/// buffers of every power of two up to 256 MiB, and the allocator keeps
+/// all of them resident for the next rebuild. It is only a hint: a body
+/// that turns out longer or shorter is still read right.
+fn read_capped(reader: impl Read, expected: Option<u64>, cap: u64) -> Result<Vec<u8>, Capped> {
+    let capacity = expected.unwrap_or(0).min(cap.saturating_add(1));
+    let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     reader
         .take(cap.saturating_add(1))
         .read_to_end(&mut body)
@@ -137,7 +145,7 @@ mod tests {
         }
         let mut endless = Endless(0);
         assert!(matches!(
-            read_capped(&mut endless, 1000),
+            read_capped(&mut endless, None, 1000),
             Err(Capped::TooLarge)
         ));
         assert!(
@@ -145,6 +153,53 @@ mod tests {
             "read {} bytes of an endless body",
             endless.0
         );
-        assert_eq!(read_capped(&b"abc"[..], 3).ok(), Some(b"abc".to_vec()));
+        assert_eq!(
+            read_capped(&b"abc"[..], None, 3).ok(),
+            Some(b"abc".to_vec())
+        );
+    }
+
+    /// A reader that hands out `len` bytes a few KiB at a time, as a
+    /// socket or a file does.
+    struct Trickle {
+        left: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.left).min(4096);
+            buf[..n].fill(b'x');
+            self.left -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_known_size_is_read_into_one_buffer_of_that_size() {
+        let body = read_capped(Trickle { left: 1_000_000 }, Some(1_000_000), u64::MAX)
+            .ok()
+            .unwrap();
+        assert_eq!(body.len(), 1_000_000);
+        assert_eq!(body.capacity(), 1_000_000, "the buffer was grown");
+    }
+
+    #[test]
+    fn a_wrong_size_hint_changes_nothing_but_the_first_buffer() {
+        for hint in [0, 1, 999_999, 1_000_001, 5_000_000] {
+            let body = read_capped(Trickle { left: 1_000_000 }, Some(hint), 2_000_000)
+                .ok()
+                .unwrap();
+            assert_eq!(body.len(), 1_000_000, "hint {hint}");
+        }
+        // A declared length far past the cap reserves no more than the cap.
+        let lie = read_capped(Trickle { left: 10 }, Some(u64::MAX), 100)
+            .ok()
+            .unwrap();
+        assert_eq!(lie.len(), 10);
+        assert!(lie.capacity() <= 101, "reserved {}", lie.capacity());
+        assert!(matches!(
+            read_capped(Trickle { left: 101 }, Some(50), 100),
+            Err(Capped::TooLarge)
+        ));
     }
 }
