@@ -58,6 +58,7 @@ for _ in $(seq 1 600); do
     sleep 0.1
 done
 curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$work/server.log"; exit 1; }
+echo "resident once loaded: $(awk '/^VmRSS/ { printf "%d MiB", $2 / 1024 }' "/proc/$server/status")"
 
 # oha's "99.00% in 1.2345 ms" → microseconds.
 p99_us() { awk '$1 == "99.00%" { printf "%.0f\n", $3 * ($4 == "secs" ? 1000000 : 1000) }' "$1"; }
@@ -115,4 +116,4 @@ printf '| rebuilding (%s rebuilds of %s ads in all) | %s |\n' "$rebuilds" "$ADS"
 awk -v q="$q99" -v r="$r99" 'BEGIN { printf "\np99 rebuilding / quiet = %.2f (target <= 2.00)\n", r / q }'
 echo "page faults per rebuild: $((rebuild_faults / (rebuilds > 0 ? rebuilds : 1)))" \
     "(thousands mean freed memory went back to the kernel and was faulted in again)"
-awk '/^VmRSS|^VmHWM/ { printf "%s %d MiB\n", $1, $2 / 1024 }' "/proc/$server/status"
+awk '/^VmRSS|^VmHWM/ { printf "%s %d MiB\n", $1, $2 / 1024 }' "/proc/$server/status" # after the rebuilds
