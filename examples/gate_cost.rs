@@ -13,11 +13,7 @@ use std::hint::black_box;
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
 use hyper::Request;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
 use adserver::access::Access;
@@ -26,6 +22,9 @@ use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
 use adserver::feed::{self, FeedSource};
 use adserver::http::{handle_from, Listener, State};
+
+#[path = "../tests/support/es256.rs"]
+mod es256;
 
 const BATCH: u32 = 200_000;
 const ROUNDS: u32 = 15;
@@ -47,12 +46,12 @@ fn batch(state: &State, req: &Request<()>, peer: IpAddr) -> Duration {
 }
 
 fn main() {
-    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    let point = pair.public_key().as_ref();
-    let jwks = json!({"keys":[{"kty":"EC","kid":"k","crv":"P-256",
-        "x":B64.encode(&point[1..33]),"y":B64.encode(&point[33..65])}]});
-    let path = std::env::temp_dir().join(format!("adserver-gate-{}.json", std::process::id()));
-    std::fs::write(&path, jwks.to_string()).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({"sub":"game","iss":"https://id.example","aud":"games","exp":now + 3600});
+    let (path, token) = es256::jwks_and_token("gate", &claims);
     let jwt = JwtVerifier::load(JwtSettings {
         source: FeedSource::File(path.clone()),
         issuer: Some("https://id.example".into()),
@@ -60,15 +59,6 @@ fn main() {
     })
     .unwrap();
     let _ = std::fs::remove_file(path);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some("k".into());
-    let claims = json!({"sub":"game","iss":"https://id.example","aud":"games","exp":now + 3600});
-    let key = EncodingKey::from_ec_der(pair.to_pkcs8v1().unwrap().as_ref());
-    let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
 
     let plain = state(Access::default());
     let authed = state(Access {

@@ -9,11 +9,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
 use hyper::Request;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
 use adserver::access::Access;
@@ -23,6 +19,9 @@ use adserver::clock::ManualClock;
 use adserver::feed::{self, FeedSource};
 use adserver::http::{handle, handle_from, Listener, State};
 use adserver::rate_limit::RateLimiter;
+
+#[path = "support/es256.rs"]
+mod es256;
 
 struct Counting;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
@@ -54,14 +53,13 @@ fn state(access: Access) -> State {
     state
 }
 
-/// A JWKS file with one ES256 key and a token it signed.
+/// A verifier for a fresh ES256 key and a token it signed.
 fn jwt_verifier_and_token() -> (JwtVerifier, String) {
-    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    let point = pair.public_key().as_ref();
-    let jwks = json!({"keys":[{"kty":"EC","kid":"k","crv":"P-256",
-        "x":B64.encode(&point[1..33]),"y":B64.encode(&point[33..65])}]});
-    let path = std::env::temp_dir().join(format!("adserver-alloc-{}.json", std::process::id()));
-    std::fs::write(&path, jwks.to_string()).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (path, token) = es256::jwks_and_token("alloc", &json!({"sub":"g","exp":now + 600}));
     let verifier = JwtVerifier::load(JwtSettings {
         source: FeedSource::File(path.clone()),
         issuer: None,
@@ -69,14 +67,6 @@ fn jwt_verifier_and_token() -> (JwtVerifier, String) {
     })
     .unwrap();
     let _ = std::fs::remove_file(path);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some("k".into());
-    let key = EncodingKey::from_ec_der(pair.to_pkcs8v1().unwrap().as_ref());
-    let token = jsonwebtoken::encode(&header, &json!({"sub":"g","exp":now + 600}), &key).unwrap();
     (verifier, token)
 }
 
