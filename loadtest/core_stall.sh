@@ -21,29 +21,8 @@ PORT=${PORT:-18480}
 ADMIN_PORT=${ADMIN_PORT:-18490}
 command -v cyclictest >/dev/null || { echo "cyclictest missing: apt-get install rt-tests" >&2; exit 1; }
 
-work=$(mktemp -d)
-server=""
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-cargo build --release --quiet --bin adserver --example genfeed
-"${CARGO_TARGET_DIR:-target}"/release/examples/genfeed --ads "$ADS" > "$work/a.json"
-{ cat "$work/a.json"; echo "  "; } > "$work/b.json"
-ln -s "$work/a.json" "$work/feed.json"
-
-taskset -c 0 "${CARGO_TARGET_DIR:-target}"/release/adserver \
-    --feed "$work/feed.json" --feed-max-bytes 1073741824 --refresh-interval 3600 \
-    --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
-    2> "$work/server.log" &
-server=$!
-for _ in $(seq 1 600); do
-    curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$work/server.log"; exit 1; }
+# shellcheck source=loadtest/rebuilding_server.sh
+. loadtest/rebuilding_server.sh
 
 # cyclictest's histogram (-h, 1 µs buckets) → "p99 p99.9 max" in µs.
 wakeups() {
@@ -59,16 +38,6 @@ wakeups() {
             }
             printf "%s %s %s\n", p99, p999, max
         }'
-}
-
-flipper() { # a rebuild every REBUILD_EVERY seconds for DURATION seconds
-    local end=$((SECONDS + DURATION)) flip=b
-    while [ "$SECONDS" -lt "$end" ]; do
-        ln -sfn "$work/$flip.json" "$work/feed.tmp" && mv -T "$work/feed.tmp" "$work/feed.json"
-        kill -HUP "$server"
-        flip=$([ "$flip" = b ] && echo a || echo b)
-        sleep "$REBUILD_EVERY"
-    done
 }
 
 printf '| round | phase | wake-up p99 µs | p99.9 µs | max µs |\n|---:|---|---:|---:|---:|\n'

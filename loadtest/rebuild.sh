@@ -3,7 +3,7 @@
 # with no rebuild: the live-campaigns issue's "p99 during a rebuild of a
 # 1M-ad catalog no worse than 2x the p99 without one".
 #
-#   bash loadtest/rebuild.sh                 # 1M ads, 3 rounds of 10 s quiet + 10 s rebuilding
+#   bash loadtest/rebuild.sh                 # 1M ads, 5 rounds of 10 s quiet + 10 s rebuilding
 #   ADS=100000 DURATION=10 RATE=20000 bash loadtest/rebuild.sh
 #
 # The load is open-loop: oha sends RATE requests per second (default
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 
 ADS=${ADS:-1000000}
 DURATION=${DURATION:-10}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 CONNECTIONS=${CONNECTIONS:-64}
 REBUILD_EVERY=${REBUILD_EVERY:-2}
 PORT=${PORT:-18480}
@@ -33,32 +33,8 @@ QUERY=${QUERY:-/ad_request?country=us&lang=eng}
 RATE=${RATE:-10000}
 command -v oha >/dev/null || { echo "oha missing: cargo install --locked oha" >&2; exit 1; }
 
-work=$(mktemp -d)
-server=""
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-cargo build --release --quiet --bin adserver --example genfeed
-"${CARGO_TARGET_DIR:-target}"/release/examples/genfeed --ads "$ADS" > "$work/a.json"
-# Same ads plus trailing whitespace: a different body, so every reload rebuilds.
-{ cat "$work/a.json"; echo "  "; } > "$work/b.json"
-ln -s "$work/a.json" "$work/feed.json"
-echo "feed: $ADS ads, $(du -h "$work/a.json" | cut -f1)"
-
-taskset -c 0 "${CARGO_TARGET_DIR:-target}"/release/adserver \
-    --feed "$work/feed.json" --feed-max-bytes 1073741824 --refresh-interval 3600 \
-    --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
-    2> "$work/server.log" &
-server=$!
-for _ in $(seq 1 600); do
-    curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$work/server.log"; exit 1; }
-echo "resident once loaded: $(awk '/^VmRSS/ { printf "%d MiB", $2 / 1024 }' "/proc/$server/status")"
+# shellcheck source=loadtest/rebuilding_server.sh
+. loadtest/rebuilding_server.sh
 
 # oha's "99.00% in 1.2345 ms" → microseconds.
 p99_us() { awk '$1 == "99.00%" { printf "%.0f\n", $3 * ($4 == "secs" ? 1000000 : 1000) }' "$1"; }
@@ -78,17 +54,6 @@ version() {
     curl -fs "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^adserver_catalog_version / { print $2 }'
 }
 
-flipper() { # rebuild every REBUILD_EVERY seconds for DURATION seconds
-    local end=$((SECONDS + DURATION)) flip=b
-    while [ "$SECONDS" -lt "$end" ]; do
-        # Swap a symlink, not the bytes: copying 124 MiB every 2 s would load
-        # a core and blur exactly what is being measured.
-        ln -sfn "$work/$flip.json" "$work/feed.tmp" && mv -T "$work/feed.tmp" "$work/feed.json"
-        kill -HUP "$server"
-        flip=$([ "$flip" = b ] && echo a || echo b)
-        sleep "$REBUILD_EVERY"
-    done
-}
 median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 quiet=(); rebuilding=(); rebuilds=0; rebuild_faults=0
