@@ -142,8 +142,8 @@ async fn build_access(config: &Config) -> Result<Access, Box<dyn std::error::Err
 /// frees is what the next rebuild needs; giving it back costs a
 /// `madvise` per 4 MiB and a page fault per page when the next rebuild
 /// takes it again, about 2 GiB of both per 1M-ad rebuild. Measured with
-/// `loadtest/rebuild.sh`: p99 while rebuilding 1.7x quiet when kept,
-/// with stalls of 30 ms on the rebuild's core when purged.
+/// `loadtest/rebuild.sh`: p99 while rebuilding 1.3x to 1.9x quiet when
+/// kept; purged, the rebuild's core stalls for up to 30 ms.
 ///
 /// mimalloc reads its environment when the process starts, before `main`,
 /// so the option is set through its API; setting the variable here would

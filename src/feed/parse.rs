@@ -238,33 +238,6 @@ fn is_absolute_http_url(url: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    /// The kept simd-json buffers must not carry anything from one parse
-    /// to the next: a failed parse, a large and a small document in turn
-    /// give what a fresh parser gives.
-    #[test]
-    fn reused_buffers_parse_each_document_afresh() {
-        // Feed and FeedError have no equality; their Debug text is exact.
-        let here = |body: &[u8]| format!("{:?}", parse(body.to_vec()));
-        let fresh = |body: &[u8]| std::thread::scope(|s| s.spawn(|| here(body)).join().unwrap());
-        let large = crate::synthetic::feed(2_000, 7);
-        let small = br#"{"ads":[{"id":"a","video_url":"https://v/a.mp4","country":"us","lang":"eng","start_hour":0,"end_hour":24}]}"#;
-        for body in [
-            &b"{\"ads\": [tru"[..],
-            large.as_bytes(),
-            small,
-            b"[]",
-            large.as_bytes(),
-            small,
-        ] {
-            assert_eq!(
-                here(body),
-                fresh(body),
-                "{}",
-                String::from_utf8_lossy(&body[..body.len().min(40)])
-            );
-        }
-    }
-
     use super::*;
 
     const GOOD: &str = r#"{"id":"a1","video_url":"https://cdn.example.com/a1.mp4","country":"US","lang":"ENG","start_hour":1,"end_hour":14}"#;
@@ -521,5 +494,32 @@ mod tests {
         let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
         let feed = parse(body).unwrap();
         assert!(feed.ads.len() >= 10, "{} ads", feed.ads.len());
+    }
+
+    /// The kept simd-json buffers must not carry anything from one parse
+    /// to the next: a failed parse, a large and a small document in turn
+    /// give what a fresh parser gives.
+    #[test]
+    fn reused_buffers_parse_each_document_afresh() {
+        // Feed and FeedError have no equality; their Debug text is exact.
+        let here = |body: &[u8]| format!("{:?}", parse(body.to_vec()));
+        let fresh = |body: &[u8]| std::thread::scope(|s| s.spawn(|| here(body)).join().unwrap());
+        let large = crate::synthetic::feed(2_000, 7);
+        let small = br#"{"ads":[{"id":"a","video_url":"https://v/a.mp4","country":"us","lang":"eng","start_hour":0,"end_hour":24}]}"#;
+        for body in [
+            &b"{\"ads\": [tru"[..],
+            large.as_bytes(),
+            small,
+            b"[]",
+            large.as_bytes(),
+            small,
+        ] {
+            assert_eq!(
+                here(body),
+                fresh(body),
+                "{}",
+                String::from_utf8_lossy(&body[..body.len().min(40)])
+            );
+        }
     }
 }
