@@ -13,12 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ADS=${ADS:-1000000}
-DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
-REBUILD_EVERY=${REBUILD_EVERY:-2}
-PORT=${PORT:-18480}
-ADMIN_PORT=${ADMIN_PORT:-18490}
 command -v cyclictest >/dev/null || { echo "cyclictest missing: apt-get install rt-tests" >&2; exit 1; }
 
 # shellcheck source=loadtest/rebuilding_server.sh

@@ -21,13 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ADS=${ADS:-1000000}
-DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-5}
 CONNECTIONS=${CONNECTIONS:-64}
-REBUILD_EVERY=${REBUILD_EVERY:-2}
-PORT=${PORT:-18480}
-ADMIN_PORT=${ADMIN_PORT:-18490}
 QUERY=${QUERY:-/ad_request?country=us&lang=eng}
 
 RATE=${RATE:-10000}

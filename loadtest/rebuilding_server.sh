@@ -1,9 +1,15 @@
 # Sourced by rebuild.sh and core_stall.sh: a release adserver on core 0
 # serving a generated feed of ADS ads, and `flipper`, which changes that
 # feed and sends SIGHUP every REBUILD_EVERY seconds for DURATION seconds,
-# so the server rebuilds the whole catalog again and again. Needs ADS,
-# DURATION, REBUILD_EVERY, PORT and ADMIN_PORT; sets `work` and `server`,
-# and stops the server and removes `work` on exit. 127.0.0.1 only.
+# so the server rebuilds the whole catalog again and again. Sets `work`
+# and `server`, and stops the server and removes `work` on exit.
+# 127.0.0.1 only.
+
+ADS=${ADS:-1000000}
+DURATION=${DURATION:-10}
+REBUILD_EVERY=${REBUILD_EVERY:-2}
+PORT=${PORT:-18480}
+ADMIN_PORT=${ADMIN_PORT:-18490}
 
 work=$(mktemp -d)
 server=""
