@@ -21,8 +21,10 @@ CONNECTIONS=${CONNECTIONS:-32}
 LB_PORT=${LB_PORT:-18800}
 BASE_PORT=${BASE_PORT:-18810}
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy; }
+# shellcheck source=loadtest/lib.sh
+. loadtest/lib.sh
+need wrk wrk
+need haproxy haproxy
 cargo build --release --quiet --bin adserver
 
 work=$(mktemp -d)
@@ -30,7 +32,7 @@ declare -A pid
 haproxy_pid=""
 cleanup() {
     for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done
-    [ -n "$haproxy_pid" ] && kill "$haproxy_pid" 2>/dev/null || true
+    if [ -n "$haproxy_pid" ]; then kill "$haproxy_pid" 2>/dev/null || true; fi
     wait 2>/dev/null || true
     rm -rf "$work"
 }
@@ -38,16 +40,11 @@ trap cleanup EXIT
 
 start_replica() { # index
     local port=$((BASE_PORT + 2 * $1)) admin=$((BASE_PORT + 2 * $1 + 1))
-    "${CARGO_TARGET_DIR:-target}"/release/adserver --feed data/ads.json --drain-timeout 5 \
+    "$(built release adserver)" --feed data/ads.json --drain-timeout 5 \
         --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
         2>> "$work/replica-$1.log" &
     pid[$1]=$!
-    for _ in $(seq 1 100); do
-        curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && return 0
-        sleep 0.05
-    done
-    echo "replica $1 did not become ready" >&2
-    return 1
+    wait_ready "http://127.0.0.1:$port" 100 0.05 "$work/replica-$1.log" "replica $1"
 }
 
 write_haproxy() { # how many replicas to put behind it
@@ -83,17 +80,13 @@ start_haproxy() {
     [ -n "$haproxy_pid" ] && { kill "$haproxy_pid"; wait "$haproxy_pid" 2>/dev/null || true; }
     haproxy -f "$work/haproxy.cfg" -db 2> "$work/haproxy.log" &
     haproxy_pid=$!
-    for _ in $(seq 1 100); do
-        curl -fs -o /dev/null "http://127.0.0.1:$LB_PORT/readyz" && return 0
-        sleep 0.05
-    done
-    echo "haproxy did not come up" >&2; cat "$work/haproxy.log" >&2; return 1
+    wait_ready "http://127.0.0.1:$LB_PORT" 100 0.05 "$work/haproxy.log" haproxy
 }
 
 load() { # seconds output
     wrk -t2 -c"$CONNECTIONS" -d"$1s" -s loadtest/count.lua "http://127.0.0.1:$LB_PORT" > "$2"
 }
-rps() { awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$1"; }
+rps() { wrk_rps < "$1"; }
 
 for i in $(seq 0 $((REPLICAS - 1))); do start_replica "$i"; done
 

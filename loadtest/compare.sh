@@ -22,13 +22,10 @@ ADMIN_PORT=${ADMIN_PORT:-18090}
 REF_PORT=${REF_PORT:-18081}
 OUT=${OUT:-loadtest/results/compare.tsv}
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
-cores=$(nproc)
-if [ "$cores" -lt 2 ]; then
-    echo "need two cores to pin the server and the load generator apart" >&2
-    exit 1
-fi
+# shellcheck source=loadtest/lib.sh
+. loadtest/lib.sh
+need wrk wrk
+pin_cores --require
 
 cargo build --release --quiet --bin adserver --example hello
 
@@ -36,18 +33,13 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-taskset -c 0 "${CARGO_TARGET_DIR:-target}"/release/adserver --feed data/ads.json \
+"${pin_server[@]}" "$(built release adserver)" --feed data/ads.json \
     --listen "127.0.0.1:$AD_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" 2>/dev/null &
 pids+=($!)
-taskset -c 0 "${CARGO_TARGET_DIR:-target}"/release/examples/hello --listen "127.0.0.1:$REF_PORT" 2>/dev/null &
+"${pin_server[@]}" "$(built release examples/hello)" --listen "127.0.0.1:$REF_PORT" 2>/dev/null &
 pids+=($!)
-for port in "$AD_PORT" "$REF_PORT"; do
-    for _ in $(seq 1 100); do
-        curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break
-        sleep 0.1
-    done
-done
-curl -fs -o /dev/null "http://127.0.0.1:$AD_PORT/readyz"
+wait_ready "http://127.0.0.1:$AD_PORT"
+wait_ready "http://127.0.0.1:$REF_PORT" 100 0.1 "" reference
 
 # wrk's --latency lines ("50%  123.00us") in microseconds.
 to_us() {
@@ -56,15 +48,14 @@ to_us() {
 }
 run() { # port connections → "rps p50_us p99_us"
     local out
-    out=$(taskset -c 1 wrk -t1 -c"$2" -d"${SECONDS_PER_RUN}s" --latency -s loadtest/mix.lua \
+    out=$("${pin_load[@]}" wrk -t1 -c"$2" -d"${SECONDS_PER_RUN}s" --latency -s loadtest/mix.lua \
         "http://127.0.0.1:$1")
     local rps p50 p99
-    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<< "$out")
+    rps=$(wrk_rps <<< "$out")
     p50=$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
     p99=$(to_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")
     echo "$rps $p50 $p99"
 }
-median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 mkdir -p "$(dirname "$OUT")"
 printf 'connections\tad_rps\tad_p50_us\tad_p99_us\tref_rps\tref_p50_us\tref_p99_us\n' > "$OUT"

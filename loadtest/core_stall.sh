@@ -14,14 +14,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
-command -v cyclictest >/dev/null || { echo "cyclictest missing: apt-get install rt-tests" >&2; exit 1; }
+# shellcheck source=loadtest/lib.sh
+. loadtest/lib.sh
+require cyclictest "apt-get install rt-tests"
 
 # shellcheck source=loadtest/rebuilding_server.sh
 . loadtest/rebuilding_server.sh
 
 # cyclictest's histogram (-h, 1 µs buckets) → "p99 p99.9 max" in µs.
 wakeups() {
-    taskset -c 0 cyclictest --policy=other -p 0 -i 500 -D "$DURATION" -q -m -h 50000 2>&1 | awk '
+    "${pin_server[@]}" cyclictest --policy=other -p 0 -i 500 -D "$DURATION" -q -m -h 50000 2>&1 | awk '
         /^[0-9]+ +[0-9]+$/ { n[$1 + 0] = $2; total += $2 }
         /^# Histogram Overflows/ { total += $NF }
         /^# Max Latencies/ { max = $NF + 0 }

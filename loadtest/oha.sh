@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 base=${1:-http://127.0.0.1:8080}
 connections=${2:-64}
 seconds=${3:-10}
-command -v oha >/dev/null || { echo "oha missing: cargo install --locked oha" >&2; exit 1; }
+# shellcheck source=loadtest/lib.sh
+. loadtest/lib.sh
+require oha "cargo install --locked oha"
 urls=$(mktemp)
 trap 'rm -f "$urls"' EXIT
 sed "s#^#$base#" loadtest/queries.txt > "$urls"

@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tsv=${1:-loadtest/results/compare.tsv}
 png=${2:-docs/perf.png}
-command -v gnuplot >/dev/null || { apt-get update -qq && apt-get install -y -qq gnuplot-nox; }
+# shellcheck source=loadtest/lib.sh
+. loadtest/lib.sh
+need gnuplot gnuplot-nox
 mkdir -p "$(dirname "$png")"
 gnuplot <<GNUPLOT
 set terminal pngcairo size 1100,420 font ",10"

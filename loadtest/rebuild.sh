@@ -26,17 +26,18 @@ CONNECTIONS=${CONNECTIONS:-64}
 QUERY=${QUERY:-/ad_request?country=us&lang=eng}
 
 RATE=${RATE:-10000}
-command -v oha >/dev/null || { echo "oha missing: cargo install --locked oha" >&2; exit 1; }
+# shellcheck source=loadtest/lib.sh
+. loadtest/lib.sh
+require oha "cargo install --locked oha"
 
 # shellcheck source=loadtest/rebuilding_server.sh
 . loadtest/rebuilding_server.sh
 
 # oha's "99.00% in 1.2345 ms" → microseconds.
 p99_us() { awk '$1 == "99.00%" { printf "%.0f\n", $3 * ($4 == "secs" ? 1000000 : 1000) }' "$1"; }
-rps() { awk '$1 == "Requests/sec:" { printf "%.0f\n", $2 }' "$1"; }
 success() { awk '$1 == "Success" && $2 == "rate:" { print $3 }' "$1"; }
 load() {
-    taskset -c 1 oha --no-tui --latency-correction -q "$RATE" -c "$CONNECTIONS" -z "${DURATION}s" \
+    "${pin_load[@]}" oha --no-tui --latency-correction -q "$RATE" -c "$CONNECTIONS" -z "${DURATION}s" \
         "http://127.0.0.1:$PORT$QUERY" > "$1"
 }
 
@@ -48,8 +49,6 @@ faults() { awk '{ print $10 }' "/proc/$server/stat"; }
 version() {
     curl -fs "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^adserver_catalog_version / { print $2 }'
 }
-
-median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 quiet=(); rebuilding=(); rebuilds=0; rebuild_faults=0
 for round in $(seq 1 "$ROUNDS"); do

@@ -1,9 +1,10 @@
-# Sourced by rebuild.sh and core_stall.sh: a release adserver on core 0
-# serving a generated feed of ADS ads, and `flipper`, which changes that
-# feed and sends SIGHUP every REBUILD_EVERY seconds for DURATION seconds,
-# so the server rebuilds the whole catalog again and again. Sets `work`
-# and `server`, and stops the server and removes `work` on exit.
-# 127.0.0.1 only.
+# shellcheck shell=bash
+# Sourced by rebuild.sh and core_stall.sh from the repository root: a release
+# adserver on core 0 serving a generated feed of ADS ads, and `flipper`,
+# which changes that feed and sends SIGHUP every REBUILD_EVERY seconds for
+# DURATION seconds, so the server rebuilds the whole catalog again and
+# again. Sets `work`, `server` and the `pin_cores` arrays, and stops the
+# server and removes `work` on exit. 127.0.0.1 only.
 
 ADS=${ADS:-1000000}
 DURATION=${DURATION:-10}
@@ -11,6 +12,9 @@ REBUILD_EVERY=${REBUILD_EVERY:-2}
 PORT=${PORT:-18480}
 ADMIN_PORT=${ADMIN_PORT:-18490}
 
+# shellcheck source=loadtest/lib.sh
+. loadtest/lib.sh # again: it only defines functions, and this file stands alone
+pin_cores --require
 work=$(mktemp -d)
 server=""
 cleanup() {
@@ -20,22 +24,19 @@ cleanup() {
 trap cleanup EXIT
 
 cargo build --release --quiet --bin adserver --example genfeed
-"${CARGO_TARGET_DIR:-target}"/release/examples/genfeed --ads "$ADS" > "$work/a.json"
+"$(built release examples/genfeed)" --ads "$ADS" > "$work/a.json"
 # Same ads plus trailing whitespace: a different body, so every reload rebuilds.
 { cat "$work/a.json"; echo "  "; } > "$work/b.json"
 ln -s "$work/a.json" "$work/feed.json"
 echo "feed: $ADS ads, $(du -h "$work/a.json" | cut -f1)"
 
-taskset -c 0 "${CARGO_TARGET_DIR:-target}"/release/adserver \
+"${pin_server[@]}" "$(built release adserver)" \
     --feed "$work/feed.json" --feed-max-bytes 1073741824 --refresh-interval 3600 \
     --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
     2> "$work/server.log" &
 server=$!
-for _ in $(seq 1 600); do
-    curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$work/server.log"; exit 1; }
+# A million ads take a while to parse and compile: up to 60 s.
+wait_ready "http://127.0.0.1:$PORT" 600 0.1 "$work/server.log"
 echo "resident once loaded: $(awk '/^VmRSS/ { printf "%d MiB", $2 / 1024 }' "/proc/$server/status")"
 
 flipper() { # a rebuild every REBUILD_EVERY seconds for DURATION seconds

@@ -7,5 +7,7 @@ cd "$(dirname "$0")/.."
 url=${1:-http://127.0.0.1:8080}
 connections=${2:-64}
 seconds=${3:-10}
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+# shellcheck source=loadtest/lib.sh
+. loadtest/lib.sh
+need wrk wrk
 exec wrk -t1 -c"$connections" -d"${seconds}s" --latency -s loadtest/mix.lua "$url"
