@@ -22,6 +22,7 @@ dir=$(mktemp -d)
 plain=""; auth=""
 cleanup() {
     for p in $plain $auth; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
     rm -rf "$dir"
 }
 trap cleanup EXIT
