@@ -49,9 +49,8 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // connections would fail later, under load, with EMFILE.
     let open_files = server::raise_open_file_limit(&options)?;
     let access = build_access(&config).await?;
-    let bind = |addr, cap| {
-        server::bind(addr, cap).map_err(|e| format!("cannot listen on {addr}: {e}"))
-    };
+    let bind =
+        |addr, cap| server::bind(addr, cap).map_err(|e| format!("cannot listen on {addr}: {e}"));
     let public = bind(config.listen, options.max_connections)?;
     let admin = bind(config.admin_listen, options.admin_max_connections)?;
     tracing::info!(
@@ -81,14 +80,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         Duration::from_secs(config.jwks_refresh_interval),
     ));
 
-    let drained = server::serve(
-        public,
-        admin,
-        state,
-        options,
-        server::shutdown_signal(),
-    )
-    .await;
+    let drained = server::serve(public, admin, state, options, server::shutdown_signal()).await;
     tracing::info!(drained, "adserver stopped");
     Ok(())
 }
