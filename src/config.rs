@@ -79,12 +79,20 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout: u64,
 
-    /// Public connections open at once; beyond it new clients wait in the
-    /// kernel's accept queue until one closes. The admin listener is not
-    /// limited.
+    /// Public connections open at once. At the cap a new client takes the
+    /// place of the connection idle the longest (waiting for a request
+    /// head); with none idle it waits in the kernel's accept queue. The
+    /// process raises its open-file limit to fit both caps, or refuses to
+    /// start.
     #[arg(long, env = "ADSERVER_MAX_CONNECTIONS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+
+    /// Admin-listener connections open at once, with the same rule as
+    /// --max-connections.
+    #[arg(long, env = "ADSERVER_ADMIN_MAX_CONNECTIONS", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub admin_max_connections: u64,
 
     /// Seconds a response may stall while being written before the
     /// connection is closed: the per-request deadline for clients that
@@ -170,6 +178,7 @@ impl Config {
             header_timeout: Duration::from_secs(self.header_timeout),
             drain_timeout: Duration::from_secs(self.drain_timeout),
             max_connections: self.max_connections as usize,
+            admin_max_connections: self.admin_max_connections as usize,
             write_timeout: Duration::from_secs(self.write_timeout),
         }
     }
@@ -215,6 +224,7 @@ mod tests {
         assert_eq!(c.min_catalog_fraction, 0.5);
         assert_eq!(c.header_timeout, 5);
         assert_eq!(c.max_connections, 10_000);
+        assert_eq!(c.admin_max_connections, 64);
         assert!(c.api_keys_file.is_none() && c.jwks.is_none() && c.rate_limit.is_none());
         assert!(!c.trust_forwarded_for && !c.allow_insecure_feed);
     }
@@ -239,6 +249,9 @@ mod tests {
         assert!(Config::try_parse_from(["adserver", "--jwt-issuer", "x"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--rate-limit", "0"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--max-connections", "0"]).is_err());
+        assert!(Config::try_parse_from(["adserver", "--admin-max-connections", "0"]).is_err());
+        let c = Config::try_parse_from(["adserver", "--admin-max-connections", "8"]).unwrap();
+        assert_eq!(c.server_options().admin_max_connections, 8);
     }
 
     #[test]
@@ -275,6 +288,7 @@ mod tests {
             "ADSERVER_HOUR_BASIS",
             "ADSERVER_HEADER_TIMEOUT",
             "ADSERVER_MAX_CONNECTIONS",
+            "ADSERVER_ADMIN_MAX_CONNECTIONS",
             "ADSERVER_WRITE_TIMEOUT",
             "ADSERVER_API_KEYS_FILE",
             "ADSERVER_JWKS",

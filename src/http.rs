@@ -12,8 +12,10 @@ use std::time::Instant;
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::{
+    HeaderMap, HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HOST, RETRY_AFTER,
+};
+use hyper::{Method, Request, Response, StatusCode, Version};
 
 use crate::access::{Access, Denied};
 use crate::catalog::Catalog;
@@ -146,6 +148,73 @@ pub fn handle_from<B>(
         }
     }
     handle(state, listener, req)
+}
+
+/// Answers a request as it came off the wire: the HTTP/1.1 `Host` rule,
+/// then [`handle_from`]. Kept apart from `handle_from` because in-process
+/// callers (benches, allocation tests) build requests without a `Host`.
+pub fn handle_wire<B>(
+    state: &State,
+    listener: Listener,
+    peer: IpAddr,
+    req: &Request<B>,
+) -> Response<Body> {
+    if !host_is_acceptable(req.version(), req.headers()) {
+        let started = Instant::now();
+        state
+            .metrics
+            .record(Route::Unknown, Outcome::InvalidRequest, started.elapsed());
+        let mut response = error(StatusCode::BAD_REQUEST, BAD_HOST);
+        // A request this malformed may be a smuggling attempt: nothing
+        // more is read from the connection.
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    handle_from(state, listener, peer, req)
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host` header, and
+/// its value is a host with an optional port. HTTP/1.0 may leave it out.
+/// Walks the header map and the value's bytes; allocates nothing.
+pub fn host_is_acceptable(version: Version, headers: &HeaderMap) -> bool {
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) => version < Version::HTTP_11,
+        (Some(host), None) => host_value_is_valid(host.as_bytes()),
+        (Some(_), Some(_)) => false,
+    }
+}
+
+/// A `Host` value: `uri-host [ ":" port ]`, where the host is a name, an
+/// IPv4 address or a bracketed IP literal (RFC 3986 characters only).
+fn host_value_is_valid(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b':'
+                        | b'['
+                        | b']'
+                        | b'%'
+                )
+        })
 }
 
 /// Answers one request, with no size or access checks.
@@ -287,6 +356,7 @@ const UNAVAILABLE: &str =
 const METHOD_NOT_ALLOWED: &str =
     r#"{"error":"method_not_allowed","message":"this endpoint answers GET and HEAD only"}"#;
 const NOT_FOUND: &str = r#"{"error":"not_found","message":"no such endpoint"}"#;
+const BAD_HOST: &str = invalid!("an HTTP/1.1 request needs exactly one valid Host header");
 
 /// The 400 body for a refused query; the message names the parameter.
 pub fn invalid_request_body(e: QueryError) -> &'static str {
@@ -320,5 +390,41 @@ pub fn invalid_request_body(e: QueryError) -> &'static str {
             "query parameter 'exclude' must be at most 16 comma-separated ids of at most 64 bytes"
         ),
         (Exclude, Repeated) => invalid!("query parameter 'exclude' is given more than once"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_rule() {
+        use Version as V;
+        let cases: &[(V, &[&str], bool)] = &[
+            (V::HTTP_11, &["example.com"], true),
+            (V::HTTP_11, &["127.0.0.1:8080"], true),
+            (V::HTTP_11, &["[::1]:8080"], true),
+            (V::HTTP_11, &[], false),
+            (V::HTTP_11, &["a", "a"], false),
+            (V::HTTP_11, &["a", "b"], false),
+            (V::HTTP_11, &[""], false),
+            (V::HTTP_11, &["a b"], false),
+            (V::HTTP_11, &["a/b"], false),
+            (V::HTTP_11, &["a@b"], false),
+            (V::HTTP_10, &[], true),
+            (V::HTTP_10, &["example.com"], true),
+            (V::HTTP_10, &["a", "b"], false),
+        ];
+        for (version, hosts, ok) in cases {
+            let mut headers = HeaderMap::new();
+            for host in *hosts {
+                headers.append(HOST, HeaderValue::from_str(host).unwrap());
+            }
+            assert_eq!(
+                host_is_acceptable(*version, &headers),
+                *ok,
+                "{version:?} {hosts:?}"
+            );
+        }
     }
 }

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use tokio::net::TcpListener;
 
 use adserver::access::{self, Access};
 use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
@@ -45,19 +44,23 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(jwks) = &config.jwks {
         jwks.check_transport(config.allow_insecure_feed)?;
     }
+    let options = config.server_options();
+    // Before anything is opened: a process that cannot hold its caps'
+    // connections would fail later, under load, with EMFILE.
+    let open_files = server::raise_open_file_limit(&options)?;
     let access = build_access(&config).await?;
-    let bind = |addr| async move {
-        TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))
-    };
-    let public = bind(config.listen).await?;
-    let admin = bind(config.admin_listen).await?;
+    let bind =
+        |addr, cap| server::bind(addr, cap).map_err(|e| format!("cannot listen on {addr}: {e}"));
+    let public = bind(config.listen, options.max_connections)?;
+    let admin = bind(config.admin_listen, options.admin_max_connections)?;
     tracing::info!(
         listen = %config.listen,
         admin = %config.admin_listen,
         feed = %config.feed,
         timezone = %config.timezone,
+        max_connections = options.max_connections,
+        admin_max_connections = options.admin_max_connections,
+        open_files,
         "adserver starting"
     );
 
@@ -77,14 +80,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         Duration::from_secs(config.jwks_refresh_interval),
     ));
 
-    let drained = server::serve(
-        public,
-        admin,
-        state,
-        config.server_options(),
-        server::shutdown_signal(),
-    )
-    .await;
+    let drained = server::serve(public, admin, state, options, server::shutdown_signal()).await;
     tracing::info!(drained, "adserver stopped");
     Ok(())
 }
@@ -127,7 +123,6 @@ async fn build_access(config: &Config) -> Result<Access, Box<dyn std::error::Err
         api_keys = api_keys.as_ref().map_or(0, ApiKeys::len),
         jwks = jwt.is_some(),
         rate_limit = ?config.rate_limit,
-        max_connections = config.max_connections,
         "access control"
     );
     Ok(Access {

@@ -1,11 +1,16 @@
-//! Sockets: accepting connections on the public and admin listeners,
-//! running HTTP/1.1 on each, and draining them on shutdown.
+//! Sockets: binding the public and admin listeners, keeping each under its
+//! connection cap, running HTTP/1.1 on every connection, and draining them
+//! on shutdown; also raising the process's open-file limit to what the caps
+//! need.
 //!
 //! Everything a request means is decided in [`crate::http`]; this module
 //! only owns connections, their timeouts and their lifetime.
 
+mod connections;
+
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,12 +18,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use crate::deadline::WriteDeadline;
-use crate::http::{handle_from, Listener, State};
-use crate::limits::MAX_HEAD_BYTES;
+use crate::http::{handle_wire, Listener, State};
+use crate::limits::{listen_backlog, open_file_plan, OpenFileLimitError, MAX_HEAD_BYTES};
+use connections::{Connections, Slot, Tracked};
 
 /// Connection settings shared by both listeners.
 #[derive(Debug, Clone)]
@@ -27,9 +32,13 @@ pub struct ServerOptions {
     pub header_timeout: Duration,
     /// In-flight requests get this long to finish after a shutdown signal.
     pub drain_timeout: Duration,
-    /// Public connections open at once; beyond it the next `accept` waits
-    /// (the kernel's backlog holds new clients) until one closes.
+    /// Public connections open at once. At the cap a new client takes the
+    /// place of the connection idle the longest; with none idle it waits
+    /// (in the kernel's backlog) until one closes or turns idle.
     pub max_connections: usize,
+    /// The same cap for the admin listener, so flooding it cannot use up
+    /// the process's file descriptors.
+    pub admin_max_connections: usize,
     /// A response write that makes no progress this long closes the
     /// connection (the client stopped reading).
     pub write_timeout: Duration,
@@ -41,6 +50,7 @@ impl Default for ServerOptions {
             header_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            admin_max_connections: 64,
             write_timeout: Duration::from_secs(10),
         }
     }
@@ -59,6 +69,42 @@ pub fn http1_builder(options: &ServerOptions) -> http1::Builder {
     http
 }
 
+/// A listener on `addr` whose accept queue suits a cap of `cap`
+/// connections (see [`listen_backlog`]).
+pub fn bind(addr: SocketAddr, cap: usize) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std and mio do: a restarted server can bind while old connections
+    // sit in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(listen_backlog(cap))
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to what the two connection caps need,
+/// or says which limit is too low and what to do. Returns the soft limit
+/// now in force.
+pub fn raise_open_file_limit(options: &ServerOptions) -> Result<u64, OpenFileLimitError> {
+    use rlimit::Resource;
+    let (soft, hard) = Resource::NOFILE.get()?;
+    match open_file_plan(
+        soft,
+        hard,
+        options.max_connections,
+        options.admin_max_connections,
+    )? {
+        None => Ok(soft),
+        Some(raised) => {
+            Resource::NOFILE.set(raised, hard)?;
+            tracing::info!(from = soft, to = raised, hard, "raised the open-file limit");
+            Ok(raised)
+        }
+    }
+}
+
 /// Serves both listeners until `shutdown` completes, then stops accepting
 /// and waits up to `drain_timeout` for open connections to finish.
 ///
@@ -70,54 +116,26 @@ pub async fn serve(
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
-    let http = http1_builder(&options);
-    let graceful = GracefulShutdown::new();
-    // Only the public listener is limited, so operators can still reach
-    // the admin listener when the public one is full.
-    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
-    tokio::pin!(shutdown);
-
-    loop {
-        let (accepted, listener, permit) = tokio::select! {
-            (accepted, permit) = accept_within(&public, &slots) => (accepted, Listener::Public, Some(permit)),
-            accepted = admin.accept() => (accepted, Listener::Admin, None),
-            () = &mut shutdown => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors and the like: pause instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
-        let service = {
-            let state = Arc::clone(&state);
-            let peer = peer.ip();
-            service_fn(move |req| {
-                std::future::ready(Ok::<_, Infallible>(handle_from(
-                    &state, listener, peer, &req,
-                )))
-            })
-        };
-        let connection = graceful.watch(http.serve_connection(
-            TokioIo::new(WriteDeadline::new(stream, options.write_timeout)),
-            service,
-        ));
-        state.metrics.connection_opened();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-            state.metrics.connection_closed();
-            drop(permit);
-        });
+    let connections = Shared {
+        http: http1_builder(&options),
+        graceful: GracefulShutdown::new(),
+        state,
+        options,
+    };
+    // Each listener has its own cap, so operators can still reach the
+    // admin listener when the public one is full, and the other way round.
+    let public_open = Connections::new(connections.options.max_connections);
+    let admin_open = Connections::new(connections.options.admin_max_connections);
+    tokio::select! {
+        () = connections.accept(&public, Listener::Public, &public_open) => {}
+        () = connections.accept(&admin, Listener::Admin, &admin_open) => {}
+        () = shutdown => {}
     }
 
     drop((public, admin));
+    let Shared {
+        graceful, options, ..
+    } = connections;
     let open = graceful.count();
     tracing::info!(open, "shutting down: draining connections");
     tokio::select! {
@@ -132,21 +150,75 @@ pub async fn serve(
     }
 }
 
-/// Waits for a free connection slot, then for a client. Dropping this
-/// future (another branch won) gives the slot back; `accept` is
-/// cancel-safe, so no client is lost.
-async fn accept_within(
-    listener: &TcpListener,
-    slots: &Arc<Semaphore>,
-) -> (
-    std::io::Result<(TcpStream, std::net::SocketAddr)>,
-    OwnedSemaphorePermit,
-) {
-    let permit = Arc::clone(slots)
-        .acquire_owned()
-        .await
-        .expect("the connection semaphore is never closed");
-    (listener.accept().await, permit)
+/// What every connection of both listeners is served with.
+struct Shared {
+    http: http1::Builder,
+    graceful: GracefulShutdown,
+    state: Arc<State>,
+    options: ServerOptions,
+}
+
+impl Shared {
+    /// Accepts clients on `listener` for ever, each once it has a place
+    /// under the cap. A client accepted at the cap with nothing to shed is
+    /// held until a place frees, and no other is accepted meanwhile: the
+    /// rest wait in the kernel's backlog, costing no descriptor.
+    async fn accept(&self, listener: &TcpListener, which: Listener, open: &Arc<Connections>) {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(error = %e, listener = ?which, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let slot = open.admit().await;
+            self.serve_connection(stream, peer, which, slot);
+        }
+    }
+
+    fn serve_connection(&self, stream: TcpStream, peer: SocketAddr, which: Listener, slot: Slot) {
+        let _ = stream.set_nodelay(true);
+        let activity = Arc::clone(slot.activity());
+        let service = {
+            let state = Arc::clone(&self.state);
+            let activity = Arc::clone(&activity);
+            let peer = peer.ip();
+            service_fn(move |req| {
+                activity.request_started();
+                std::future::ready(Ok::<_, Infallible>(handle_wire(&state, which, peer, &req)))
+            })
+        };
+        let io = Tracked::new(
+            WriteDeadline::new(stream, self.options.write_timeout),
+            Arc::clone(&activity),
+        );
+        let connection = self
+            .graceful
+            .watch(self.http.serve_connection(TokioIo::new(io), service));
+        let state = Arc::clone(&self.state);
+        state.metrics.connection_opened();
+        tokio::spawn(async move {
+            tokio::select! {
+                // Dropping the connection closes the socket at once, even
+                // mid-head: only a connection with no request in flight
+                // is ever asked to go.
+                biased;
+                () = activity.shed_requested() => {
+                    tracing::debug!(%peer, listener = ?which, "closed an idle connection to make room");
+                }
+                result = connection => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+            }
+            state.metrics.connection_closed();
+            drop(slot);
+        });
+    }
 }
 
 /// Completes on SIGTERM or SIGINT.

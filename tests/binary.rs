@@ -184,3 +184,84 @@ async fn sighup_reloads_the_feed_at_once() {
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("SIGHUP"), "{log}");
 }
+
+/// `adserver args` run by `sh` with the open-file limit set to `soft:hard`
+/// first, as `ulimit` or a container runtime would.
+fn spawn_with_open_files(soft: u32, hard: u32, args: &[&str]) -> Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_adserver"))
+        .args(args)
+        .env_remove("ADSERVER_LISTEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_hard_open_file_limit_below_the_caps_refuses_to_start() {
+    let child = spawn_with_open_files(
+        256,
+        256,
+        &[
+            "--feed",
+            SAMPLE_FEED,
+            "--max-connections",
+            "200",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let (code, log) = wait_exit(child);
+    assert_eq!(code, 1, "{log}");
+    // 200 public + 64 admin (the default) + 128 spare.
+    for part in [
+        "RLIMIT_NOFILE",
+        "hard limit is 256",
+        "392 are needed",
+        "--max-connections",
+    ] {
+        assert!(log.contains(part), "the error lacks {part:?}: {log}");
+    }
+}
+
+#[tokio::test]
+async fn the_soft_open_file_limit_is_raised_to_what_the_caps_need() {
+    let (port, admin) = (free_port(), free_port());
+    let child = spawn_with_open_files(
+        100,
+        4096,
+        &[
+            "--feed",
+            SAMPLE_FEED,
+            "--max-connections",
+            "200",
+            "--admin-max-connections",
+            "8",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+        ],
+    );
+    wait_ready(port).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>();
+    // 200 + 8 + 128 spare; the hard limit is left alone.
+    assert_eq!(open_files[3..5], ["336", "4096"], "{limits}");
+    signal(&child, "TERM");
+    let (code, log) = wait_exit(child);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("raised the open-file limit"), "{log}");
+}

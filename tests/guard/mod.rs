@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 #[allow(unused_imports)] // each test binary uses a different part
@@ -46,8 +46,10 @@ impl Drop for TestServer {
 
 /// Starts a server with the sample feed loaded, at noon.
 pub async fn start(options: ServerOptions, access: Access) -> TestServer {
-    let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // Bound as the binary binds them, so the accept queue is the real one.
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    let public = server::bind(loopback, options.max_connections).unwrap();
+    let admin = server::bind(loopback, options.admin_max_connections).unwrap();
     let (public_addr, admin_addr) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
     let state = Arc::new(State::new(ManualClock::new(12)).with_access(access));
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json");
