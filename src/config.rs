@@ -272,15 +272,14 @@ mod tests {
         assert!(Config::try_parse_from(["adserver", "--refresh-interval", "0"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--min-catalog-fraction", "1.5"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--drop-window", "0"]).is_err());
-        let c = Config::try_parse_from([
-            "adserver",
-            "--drop-window",
-            "60",
-            "--allow-insecure-feed",
-        ])
-        .unwrap();
+        let c =
+            Config::try_parse_from(["adserver", "--drop-window", "60", "--allow-insecure-feed"])
+                .unwrap();
         assert_eq!(c.refresh_settings().drop_window, Duration::from_secs(60));
-        assert!(c.fetch_limits().allow_insecure, "the rule reaches the fetcher");
+        assert!(
+            c.fetch_limits().allow_insecure,
+            "the rule reaches the fetcher"
+        );
         assert!(c.refresh_settings().limits.allow_insecure);
     }
 

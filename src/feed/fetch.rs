@@ -118,11 +118,10 @@ pub(super) fn http(
             }
             .into());
         }
-        let location = header(&response, "location")
-            .ok_or_else(|| RedirectError::NoLocation {
-                from: from.clone(),
-                status,
-            })?;
+        let location = header(&response, "location").ok_or_else(|| RedirectError::NoLocation {
+            from: from.clone(),
+            status,
+        })?;
         let refused = |rule| RedirectError::Refused {
             from: from.clone(),
             status,

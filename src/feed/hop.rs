@@ -200,7 +200,10 @@ fn has_scheme(reference: &str) -> bool {
         return false;
     };
     let scheme = &reference[..colon];
-    scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+    scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
         && scheme
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
@@ -246,8 +249,14 @@ mod tests {
     #[test]
     fn parse_keeps_what_is_sent_and_refuses_the_rest() {
         let cases = [
-            ("http://127.0.0.1:8080/ads.json", Some("http://127.0.0.1:8080/ads.json")),
-            ("HTTPS://Feeds.Example/a?b=c#frag", Some("https://feeds.example/a?b=c")),
+            (
+                "http://127.0.0.1:8080/ads.json",
+                Some("http://127.0.0.1:8080/ads.json"),
+            ),
+            (
+                "HTTPS://Feeds.Example/a?b=c#frag",
+                Some("https://feeds.example/a?b=c"),
+            ),
             ("http://localhost", Some("http://localhost/")),
             ("http://localhost?x=1", Some("http://localhost/?x=1")),
             ("http://[::1]:9/x", Some("http://[::1]:9/x")),
@@ -290,7 +299,11 @@ mod tests {
             ("  /padded  ", "http://127.0.0.1:8000/padded"),
         ];
         for (location, want) in cases {
-            assert_eq!(base.resolve(location).unwrap().to_string(), want, "{location}");
+            assert_eq!(
+                base.resolve(location).unwrap().to_string(),
+                want,
+                "{location}"
+            );
         }
         for refused in [
             "ftp://evil.example/ads.json",
