@@ -12,8 +12,6 @@
 mod common;
 #[path = "support/es256.rs"]
 mod es256;
-#[path = "guard/mod.rs"]
-mod guard;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,10 +20,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use adserver::access::Access;
 use adserver::auth::{Auth, JwtSettings, JwtVerifier};
+use adserver::clock::ManualClock;
 use adserver::feed::{FeedError, FeedSource, FetchLimits};
+use adserver::http::State;
 use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
-use adserver::server::ServerOptions;
-use common::{feed_json, TestServer};
+use adserver::server::{serve, ServerOptions};
+use common::{feed_json, get_with, TestServer};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -348,9 +348,35 @@ async fn load_jwks(url: String) -> Result<JwtVerifier, adserver::auth::jwt::Jwks
         .unwrap()
 }
 
-async fn status_with(server: &guard::TestServer, token: &str) -> u16 {
+/// A server whose `/ad_request` needs a token `verifier` accepts, serving
+/// one de/ger ad; its public address and state.
+async fn jwt_server(verifier: JwtVerifier) -> (SocketAddr, Arc<State>) {
+    let access = Access {
+        auth: Auth {
+            api_keys: None,
+            jwt: Some(verifier),
+        },
+        ..Access::default()
+    };
+    let state = Arc::new(State::new(ManualClock::new(5)).with_access(access));
+    let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = public.local_addr().unwrap();
+    let options = ServerOptions::default();
+    // Runs until the test's runtime ends.
+    tokio::spawn(serve(
+        public,
+        admin,
+        Arc::clone(&state),
+        options,
+        std::future::pending(),
+    ));
+    (addr, state)
+}
+
+async fn status_with(server: SocketAddr, token: &str) -> u16 {
     let auth = format!("Bearer {token}");
-    guard::get(server.public, guard::AD, &[("Authorization", &auth)])
+    get_with(server, DE, &[("Authorization", &auth)])
         .await
         .status
 }
@@ -374,23 +400,14 @@ async fn a_jwks_redirect_cannot_swap_in_another_key() {
     site.route("/jwks", ok(good_jwks));
     attacker.route("/jwks", ok(evil_jwks));
     let verifier = load_jwks(site.url("/jwks")).await.unwrap();
-    let server = guard::start(
-        ServerOptions::default(),
-        Access {
-            auth: Auth {
-                api_keys: None,
-                jwt: Some(verifier),
-            },
-            ..Access::default()
-        },
-    )
-    .await;
-    assert_eq!(status_with(&server, &good_token).await, 200);
-    assert_eq!(status_with(&server, &evil_token).await, 401);
+    let (server, state) = jwt_server(verifier).await;
+    let catalog = adserver::feed::parse(feed_of("ad", 1).into_bytes()).unwrap();
+    let _ = state.publish(adserver::catalog::Catalog::compile(&catalog));
+    assert_eq!(status_with(server, &good_token).await, 200);
+    assert_eq!(status_with(server, &evil_token).await, 401);
 
     // The identity provider's URL now redirects to the attacker's set.
     site.route("/jwks", redirect(302, &attacker.unspecified_url("/jwks")));
-    let state = server.state.clone();
     let refreshed = tokio::task::spawn_blocking(move || {
         state
             .access
@@ -406,6 +423,6 @@ async fn a_jwks_redirect_cannot_swap_in_another_key() {
     let err = refreshed.unwrap_err();
     assert!(err.to_string().contains("redirect refused"), "{err}");
     assert_eq!(attacker.asked(), Vec::<String>::new(), "attacker contacted");
-    assert_eq!(status_with(&server, &evil_token).await, 401);
-    assert_eq!(status_with(&server, &good_token).await, 200);
+    assert_eq!(status_with(server, &evil_token).await, 401);
+    assert_eq!(status_with(server, &good_token).await, 200);
 }

@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::hop::{Hop, TransportError};
+use super::hop::{quoted, Hop, TransportError};
 use super::FeedError;
 
 /// Bounds on one fetch of the feed (or of a key set).
@@ -110,7 +110,7 @@ pub(super) fn http(
         if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             break response;
         }
-        let from = hop.to_string();
+        let from = quoted(&hop.to_string());
         if visited.len() >= limits.max_redirects {
             return Err(RedirectError::TooMany {
                 cap: limits.max_redirects,
@@ -133,7 +133,7 @@ pub(super) fn http(
         if visited.contains(&hop) {
             return Err(RedirectError::Loop {
                 from,
-                to: hop.to_string(),
+                to: quoted(&hop.to_string()),
             }
             .into());
         }
