@@ -56,6 +56,7 @@ fn main() {
         source: FeedSource::File(path.clone()),
         issuer: Some("https://id.example".into()),
         audience: Some("games".into()),
+        allow_insecure: false,
     })
     .unwrap();
     let _ = std::fs::remove_file(path);

@@ -68,11 +68,19 @@ pub struct Config {
     #[arg(long, env = "ADSERVER_SNAPSHOT")]
     pub snapshot: Option<PathBuf>,
 
-    /// Refuse a feed whose valid ads fall below this fraction of the live
-    /// catalog's (a suspicious drop); 0 turns the guard off.
+    /// Refuse a feed whose valid ads fall below this fraction of the
+    /// largest catalog accepted within --drop-window (a suspicious drop); 0
+    /// turns the guard off.
     #[arg(long, env = "ADSERVER_MIN_CATALOG_FRACTION", default_value_t = 0.5,
           value_parser = fraction)]
     pub min_catalog_fraction: f64,
+
+    /// Seconds the drop guard remembers: a new feed is compared with the
+    /// largest catalog accepted (or re-served unchanged) in this window, so
+    /// a feed cannot be walked down by a series of small cuts.
+    #[arg(long, env = "ADSERVER_DROP_WINDOW", value_name = "SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub drop_window: u64,
 
     /// Seconds a client has to send a whole request head.
     #[arg(long, env = "ADSERVER_HEADER_TIMEOUT", default_value_t = 5,
@@ -145,7 +153,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
 
     /// Allow a plain http:// feed or JWKS URL on a host that is not
-    /// loopback. Without it such a URL is refused at start.
+    /// loopback. Without it such a URL is refused at start, and a redirect
+    /// to one is refused at every fetch.
     #[arg(long, env = "ADSERVER_ALLOW_INSECURE_FEED", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_insecure_feed: bool,
 
@@ -169,6 +178,7 @@ impl Config {
         FetchLimits {
             max_bytes: self.feed_max_bytes,
             timeout: Duration::from_secs(self.feed_timeout),
+            allow_insecure: self.allow_insecure_feed,
             ..FetchLimits::default()
         }
     }
@@ -190,6 +200,7 @@ impl Config {
             interval: Duration::from_secs(self.refresh_interval),
             snapshot: self.snapshot.clone(),
             min_fraction: self.min_catalog_fraction,
+            drop_window: Duration::from_secs(self.drop_window),
         }
     }
 }
@@ -222,6 +233,8 @@ mod tests {
         assert_eq!(c.feed_max_bytes, 67_108_864);
         assert_eq!(c.snapshot, None);
         assert_eq!(c.min_catalog_fraction, 0.5);
+        assert_eq!(c.drop_window, 3600);
+        assert!(!c.fetch_limits().allow_insecure);
         assert_eq!(c.header_timeout, 5);
         assert_eq!(c.max_connections, 10_000);
         assert_eq!(c.admin_max_connections, 64);
@@ -271,6 +284,16 @@ mod tests {
         assert!(Config::try_parse_from(["adserver", "--timezone", "Mars/Base"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--refresh-interval", "0"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--min-catalog-fraction", "1.5"]).is_err());
+        assert!(Config::try_parse_from(["adserver", "--drop-window", "0"]).is_err());
+        let c =
+            Config::try_parse_from(["adserver", "--drop-window", "60", "--allow-insecure-feed"])
+                .unwrap();
+        assert_eq!(c.refresh_settings().drop_window, Duration::from_secs(60));
+        assert!(
+            c.fetch_limits().allow_insecure,
+            "the rule reaches the fetcher"
+        );
+        assert!(c.refresh_settings().limits.allow_insecure);
     }
 
     #[test]
@@ -285,6 +308,7 @@ mod tests {
             "ADSERVER_FEED_MAX_BYTES",
             "ADSERVER_SNAPSHOT",
             "ADSERVER_MIN_CATALOG_FRACTION",
+            "ADSERVER_DROP_WINDOW",
             "ADSERVER_HOUR_BASIS",
             "ADSERVER_HEADER_TIMEOUT",
             "ADSERVER_MAX_CONNECTIONS",

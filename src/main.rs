@@ -112,6 +112,7 @@ async fn build_access(config: &Config) -> Result<Access, Box<dyn std::error::Err
                 source: source.clone(),
                 issuer: config.jwt_issuer.clone(),
                 audience: config.jwt_audience.clone(),
+                allow_insecure: config.allow_insecure_feed,
             };
             Some(tokio::task::spawn_blocking(move || JwtVerifier::load(settings)).await??)
         }

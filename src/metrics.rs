@@ -128,7 +128,7 @@ const BUCKETS_NS: [u64; 14] = [
 ];
 
 /// Why a feed refresh failed; labels of `adserver_feed_refresh_failures_total`.
-pub const REFRESH_FAILURE_REASONS: [&str; 9] = [
+pub const REFRESH_FAILURE_REASONS: [&str; 11] = [
     "connect",
     "timeout",
     "request",
@@ -138,6 +138,8 @@ pub const REFRESH_FAILURE_REASONS: [&str; 9] = [
     "no_ads_array",
     "drop",
     "file",
+    "redirect",
+    "transport",
 ];
 
 #[derive(Debug, Default)]

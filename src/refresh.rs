@@ -7,6 +7,8 @@
 //! new catalog goes live with one `arc-swap` store. This module decides *whether* a new catalog
 //! goes live; [`crate::feed`] and [`crate::catalog`] do the work.
 
+mod drop_guard;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +19,7 @@ use crate::background::Background;
 use crate::catalog::Catalog;
 use crate::feed::{self, snapshot, FeedError, FeedSource, FetchLimits, Fetched, Validators};
 use crate::http::State;
+use drop_guard::DropGuard;
 
 /// How the feed is followed.
 #[derive(Debug, Clone)]
@@ -27,9 +30,12 @@ pub struct RefreshSettings {
     pub interval: Duration,
     /// Where each new good feed is saved, and read at a cold start.
     pub snapshot: Option<PathBuf>,
-    /// A feed whose valid ads fall below this fraction of the live
-    /// catalog's is refused as a suspicious drop; 0 turns the guard off.
+    /// A feed whose valid ads fall below this fraction of the largest
+    /// catalog accepted within `drop_window` is refused as a suspicious
+    /// drop; 0 turns the guard off.
     pub min_fraction: f64,
+    /// How long an accepted catalog's size holds the guard up.
+    pub drop_window: Duration,
 }
 
 impl RefreshSettings {
@@ -40,6 +46,7 @@ impl RefreshSettings {
             interval: Duration::from_secs(60),
             snapshot: None,
             min_fraction: 0.5,
+            drop_window: Duration::from_secs(3600),
         }
     }
 }
@@ -59,13 +66,15 @@ pub enum RefreshError {
     #[error(transparent)]
     Feed(#[from] FeedError),
     #[error(
-        "feed has {ads} valid ads, under {min_fraction} of the {previous} in the live catalog: \
-         refused as a suspicious drop"
+        "feed has {ads} valid ads, under {min_fraction} of the {previous} accepted within the \
+         last {window_secs} s: refused as a suspicious drop"
     )]
     Drop {
         ads: usize,
+        /// The largest catalog accepted within the drop window.
         previous: usize,
         min_fraction: f64,
+        window_secs: u64,
     },
 }
 
@@ -102,6 +111,7 @@ pub struct Refresher {
     state: Arc<State>,
     settings: RefreshSettings,
     last: Option<LastGood>,
+    guard: DropGuard,
     worker: Background,
 }
 
@@ -109,6 +119,7 @@ impl Refresher {
     pub fn new(state: Arc<State>, settings: RefreshSettings) -> Refresher {
         Refresher {
             state,
+            guard: DropGuard::new(settings.drop_window),
             settings,
             last: None,
             worker: Background::spawn("adserver-refresh").expect("start the refresh thread"),
@@ -120,12 +131,16 @@ impl Refresher {
     pub async fn refresh(&mut self) -> Result<Refreshed, RefreshError> {
         let settings = self.settings.clone();
         let last = self.last.clone();
+        let largest = self.guard.largest(self.state.clock.now());
         let step = self
             .worker
-            .run(move || build(&settings, last.as_ref()))
+            .run(move || build(&settings, last.as_ref(), largest))
             .await;
         match step {
             Ok(Step::Unchanged) => {
+                if let Some(last) = &self.last {
+                    self.guard.accepted(self.state.clock.now(), last.ads);
+                }
                 self.state.metrics.feed_unchanged();
                 self.state.metrics.feed_succeeded();
                 tracing::debug!("feed unchanged; nothing rebuilt");
@@ -139,6 +154,7 @@ impl Refresher {
                 let ads = catalog.len();
                 self.retire(self.state.publish(*catalog)).await;
                 self.state.metrics.feed_succeeded();
+                self.guard.accepted(self.state.clock.now(), last.ads);
                 self.last = Some(last);
                 tracing::info!(ads, skipped, "catalog loaded");
                 Ok(Refreshed::Loaded { ads, skipped })
@@ -179,7 +195,10 @@ impl Refresher {
             min_fraction: 0.0,
             ..self.settings.clone()
         };
-        let step = self.worker.run(move || build(&from_snapshot, None)).await;
+        let step = self
+            .worker
+            .run(move || build(&from_snapshot, None, None))
+            .await;
         match step {
             Ok(Step::New { catalog, last, .. }) => {
                 tracing::warn!(
@@ -189,6 +208,7 @@ impl Refresher {
                 );
                 self.retire(self.state.publish(*catalog)).await;
                 self.state.metrics.set_stale(true);
+                self.guard.accepted(self.state.clock.now(), last.ads);
                 // The validators belong to the feed, not to the file.
                 self.last = Some(LastGood {
                     validators: Validators::default(),
@@ -231,8 +251,13 @@ impl Refresher {
     }
 }
 
-/// Fetch, compare, parse, guard, compile, save: all blocking.
-fn build(settings: &RefreshSettings, last: Option<&LastGood>) -> Result<Step, RefreshError> {
+/// Fetch, compare, parse, guard, compile, save: all blocking. `largest` is
+/// the drop guard's reference: the largest catalog of the window.
+fn build(
+    settings: &RefreshSettings,
+    last: Option<&LastGood>,
+    largest: Option<usize>,
+) -> Result<Step, RefreshError> {
     let fetched = settings
         .source
         .fetch(&settings.limits, last.map(|l| &l.validators))?;
@@ -248,12 +273,13 @@ fn build(settings: &RefreshSettings, last: Option<&LastGood>) -> Result<Step, Re
     // parser consumes its buffer, so keep the raw bytes when one is wanted.
     let raw = settings.snapshot.as_ref().map(|_| bytes.clone());
     let feed = feed::parse(bytes)?;
-    if let Some(last) = last {
-        if (feed.ads.len() as f64) < last.ads as f64 * settings.min_fraction {
+    if let Some(largest) = largest {
+        if (feed.ads.len() as f64) < largest as f64 * settings.min_fraction {
             return Err(RefreshError::Drop {
                 ads: feed.ads.len(),
-                previous: last.ads,
+                previous: largest,
                 min_fraction: settings.min_fraction,
+                window_secs: settings.drop_window.as_secs(),
             });
         }
     }

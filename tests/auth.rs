@@ -128,6 +128,7 @@ async fn jwt_server(name: &str, initial: &[&TestKey]) -> (TestServer, PathBuf) {
         source: FeedSource::File(path.clone()),
         issuer: Some(ISSUER.into()),
         audience: Some(AUDIENCE.into()),
+        allow_insecure: false,
     })
     .unwrap();
     let access = Access {

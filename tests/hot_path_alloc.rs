@@ -64,6 +64,7 @@ fn jwt_verifier_and_token() -> (JwtVerifier, String) {
         source: FeedSource::File(path.clone()),
         issuer: None,
         audience: None,
+        allow_insecure: false,
     })
     .unwrap();
     let _ = std::fs::remove_file(path);

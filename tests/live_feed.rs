@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use adserver::clock::Clock;
 use adserver::feed::{snapshot, FeedSource, FetchLimits};
 use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
 use common::*;
@@ -217,6 +218,88 @@ async fn the_drop_guard_names_the_counts() {
     }
 }
 
+/// Moves the server's clock to `minutes` after `t0`; the drop guard reads
+/// time from it.
+fn clock_at(server: &TestServer, t0: chrono::DateTime<chrono::Utc>, minutes: i64) {
+    server
+        .clock
+        .set_instant(t0 + chrono::Duration::minutes(minutes));
+}
+
+fn expect_drop(result: Result<Refreshed, RefreshError>, ads: usize, previous: usize) {
+    match result {
+        Err(RefreshError::Drop {
+            ads: a,
+            previous: p,
+            ..
+        }) if a == ads && p == previous => {}
+        other => panic!("expected {ads} refused against {previous}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_drop_guard_cannot_be_walked_down_by_halves() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 51))).await;
+    let server = TestServer::start(5).await;
+    let t0 = server.clock.now();
+    // The default window: an hour.
+    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    refresher.refresh().await.unwrap();
+
+    // The first halving stays within half of 51 and goes live.
+    clock_at(&server, t0, 1);
+    feed.set(FeedAnswer::ok(feed_of("b", 26)));
+    refresher.refresh().await.unwrap();
+    // The next is half of the live 26, but under half of the 51 of the
+    // last hour.
+    clock_at(&server, t0, 2);
+    feed.set(FeedAnswer::ok(feed_of("c", 13)));
+    expect_drop(refresher.refresh().await, 13, 51);
+    clock_at(&server, t0, 59);
+    expect_drop(refresher.refresh().await, 13, 51);
+    assert_eq!(server.state.metrics.refresh_failures("drop"), 2);
+    assert!(server.get(DE).await.ad_id().starts_with('b'));
+    // An hour after the 51, the 26 (accepted at minute 1) is the largest.
+    clock_at(&server, t0, 61);
+    refresher.refresh().await.unwrap();
+    assert!(server.get(DE).await.ad_id().starts_with('c'));
+}
+
+#[tokio::test]
+async fn a_drop_is_refused_while_the_larger_catalog_is_within_the_window() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 51))).await;
+    let server = TestServer::start(5).await;
+    let t0 = server.clock.now();
+    let mut refresher = Refresher::new(
+        server.state.clone(),
+        RefreshSettings {
+            drop_window: Duration::from_secs(600),
+            ..settings(&feed.url)
+        },
+    );
+    refresher.refresh().await.unwrap();
+    feed.set(FeedAnswer::ok(feed_of("b", 25)));
+    for minute in [0, 1, 5, 9] {
+        clock_at(&server, t0, minute);
+        expect_drop(refresher.refresh().await, 25, 51);
+    }
+    clock_at(&server, t0, 10);
+    refresher.refresh().await.unwrap();
+    assert!(server.get(DE).await.ad_id().starts_with('b'));
+
+    // A catalog the feed keeps serving unchanged is accepted again each
+    // time, so it holds the guard up however old its first load is.
+    feed.set(FeedAnswer::ok(feed_of("c", 40)));
+    refresher.refresh().await.unwrap();
+    for minute in [15, 20, 25] {
+        clock_at(&server, t0, minute);
+        assert_eq!(refresher.refresh().await.unwrap(), Refreshed::Unchanged);
+    }
+    clock_at(&server, t0, 34);
+    feed.set(FeedAnswer::ok(feed_of("d", 19)));
+    expect_drop(refresher.refresh().await, 19, 40);
+}
+
 #[tokio::test]
 async fn a_refused_connection_keeps_the_catalog() {
     let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 1))).await;
@@ -411,6 +494,54 @@ async fn a_cold_start_with_the_feed_down_serves_the_snapshot() {
     }
     task.abort();
     assert!(!server.state.metrics.is_stale());
+}
+
+#[tokio::test]
+async fn an_unconditional_304_leaves_a_snapshot_start_stale() {
+    let dir = temp_dir("snapshot-304");
+    let path = dir.join("feed.json");
+    snapshot::save(&path, feed_of("snap", 2).as_bytes()).unwrap();
+    let feed = FeedServer::start(FeedAnswer::status(503)).await;
+    let server = TestServer::start(5).await;
+    let mut refresher = Refresher::new(
+        server.state.clone(),
+        RefreshSettings {
+            snapshot: Some(path),
+            interval: Duration::from_secs(1),
+            ..settings(&feed.url)
+        },
+    );
+    refresher.start().await;
+    let stale = "adserver_catalog_stale 1";
+    assert!(get(server.admin, "/metrics").await.body.contains(stale));
+
+    // No validator was sent (the snapshot has none), so a 304 confirms
+    // nothing: a failed fetch, and the snapshot stays stale.
+    feed.set(FeedAnswer::status(304));
+    let err = refresher.refresh().await.unwrap_err();
+    assert_eq!(err.reason(), "status", "{err}");
+    let sent = feed
+        .requests
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        !sent.contains("if-none-match") && !sent.contains("if-modified-since"),
+        "{sent}"
+    );
+    let asked = feed.request_count();
+    let task = tokio::spawn(refresher.run(Arc::new(Notify::new())));
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while feed.request_count() < asked + 2 {
+        assert!(Instant::now() < deadline, "the run loop stopped asking");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+    assert!(get(server.admin, "/metrics").await.body.contains(stale));
+    assert!(server.state.metrics.refresh_unchanged() == 0);
+    assert_eq!(served_ids(&server, 2).await, ["snap0", "snap1"]);
 }
 
 #[tokio::test]

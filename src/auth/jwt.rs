@@ -43,6 +43,9 @@ pub struct JwtSettings {
     pub source: FeedSource,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// `--allow-insecure-feed`: the key set obeys the feed's transport
+    /// rule, on every redirect too.
+    pub allow_insecure: bool,
 }
 
 /// Why a key set could not be used; the previous set stays in force.
@@ -85,7 +88,7 @@ impl JwtVerifier {
     /// Loads the key set once; an unusable set is an error, so a server
     /// asked to authenticate never starts open.
     pub fn load(settings: JwtSettings) -> Result<JwtVerifier, JwksError> {
-        let keys = fetch_keys(&settings.source)?;
+        let keys = fetch_keys(&settings)?;
         let validation = |alg| {
             let mut v = Validation::new(alg);
             v.leeway = LEEWAY_SECS;
@@ -123,7 +126,7 @@ impl JwtVerifier {
     /// When the set of `kid`s changed, the token cache is emptied: a key
     /// taken out of the set must stop admitting tokens at once.
     pub fn refresh(&self) -> Result<usize, JwksError> {
-        let keys = fetch_keys(&self.settings.source)?;
+        let keys = fetch_keys(&self.settings)?;
         let n = keys.len();
         let old = self.keys.swap(keys.into());
         let current = self.keys.load();
@@ -226,17 +229,20 @@ fn refusal(kind: &ErrorKind) -> AuthError {
     }
 }
 
-/// Caps for reading a key set: a JWKS is a few KiB.
-fn jwks_limits() -> FetchLimits {
+/// Caps for reading a key set: a JWKS is a few KiB. The transport rule is
+/// the feed's, so a key set cannot be redirected onto plain http either.
+fn jwks_limits(allow_insecure: bool) -> FetchLimits {
     FetchLimits {
         max_bytes: 1024 * 1024,
         timeout: Duration::from_secs(5),
         max_redirects: 3,
+        allow_insecure,
     }
 }
 
-fn fetch_keys(source: &FeedSource) -> Result<KeySet, JwksError> {
-    match source.fetch(&jwks_limits(), None)? {
+fn fetch_keys(settings: &JwtSettings) -> Result<KeySet, JwksError> {
+    let limits = jwks_limits(settings.allow_insecure);
+    match settings.source.fetch(&limits, None)? {
         Fetched::Body { bytes, .. } => parse_keys(&bytes),
         // Only an answer to validators we sent can be "not modified".
         Fetched::NotModified => unreachable!("no validators were sent"),

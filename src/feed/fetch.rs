@@ -1,21 +1,32 @@
 //! Reading the raw feed document from a file or over HTTP, with a timeout,
 //! a redirect cap and a byte cap that is enforced while reading, so an
 //! oversized body is never held whole in memory.
+//!
+//! Redirects are followed here, not by minreq: every hop, the first one
+//! included, must pass the transport rule of [`super::hop`] before it is
+//! connected to, so a feed or key set cannot be moved onto plain http, onto
+//! another scheme or round a loop by its own answers.
 
 use std::io::Read;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::hop::{quoted, Hop, TransportError};
 use super::FeedError;
 
-/// Bounds on one fetch of the feed.
+/// Bounds on one fetch of the feed (or of a key set).
 #[derive(Debug, Clone)]
 pub struct FetchLimits {
     /// The largest body accepted, in bytes.
     pub max_bytes: u64,
-    /// The whole request, connect to last byte (minreq counts whole seconds).
+    /// The whole fetch, every redirect included, connect to last byte
+    /// (minreq counts whole seconds, so a hop may round up by under 1 s).
     pub timeout: Duration,
+    /// Redirects followed before the fetch fails.
     pub max_redirects: usize,
+    /// `--allow-insecure-feed`: plain http to a non-loopback host passes
+    /// the transport rule, on every hop.
+    pub allow_insecure: bool,
 }
 
 /// What the last good response said about its version, sent back on the
@@ -24,6 +35,12 @@ pub struct FetchLimits {
 pub struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+}
+
+impl Validators {
+    fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
 }
 
 /// The result of one fetch.
@@ -35,6 +52,24 @@ pub enum Fetched {
         bytes: Vec<u8>,
         validators: Validators,
     },
+}
+
+/// Why a redirect was not followed. The fetch fails; nothing at the
+/// refused location is ever connected to.
+#[derive(Debug, thiserror::Error)]
+pub enum RedirectError {
+    #[error("{from} answered HTTP {status} to {rule}")]
+    Refused {
+        from: String,
+        status: u16,
+        rule: TransportError,
+    },
+    #[error("{from} answered HTTP {status} with no Location")]
+    NoLocation { from: String, status: u16 },
+    #[error("more than {cap} redirects, the last from {from}")]
+    TooMany { cap: usize, from: String },
+    #[error("redirect loop: {from} leads back to {to}")]
+    Loop { from: String, to: String },
 }
 
 pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FeedError> {
@@ -54,46 +89,69 @@ pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FeedErr
     })
 }
 
+/// Fetches `url`, following redirects by hand. Validators are sent on
+/// every hop (they name the document, wherever it lives); nothing else of
+/// ours is.
 pub(super) fn http(
     url: &str,
     limits: &FetchLimits,
     previous: Option<&Validators>,
 ) -> Result<Fetched, FeedError> {
-    let mut request = minreq::get(url)
-        .with_timeout(limits.timeout.as_secs().max(1))
-        .with_max_redirects(limits.max_redirects)
-        .with_max_headers_size(64 * 1024)
-        .with_max_status_line_length(8 * 1024);
-    if let Some(previous) = previous {
-        if let Some(etag) = &previous.etag {
-            request = request.with_header("If-None-Match", etag.as_str());
+    let deadline = Instant::now() + limits.timeout;
+    // Only an answer to a validator we sent can mean "unchanged".
+    let validators = previous.filter(|v| !v.is_empty());
+    let mut hop = Hop::parse(url).map_err(FeedError::Transport)?;
+    hop.permitted(limits.allow_insecure)
+        .map_err(FeedError::Transport)?;
+    let mut visited: Vec<Hop> = Vec::new();
+    let response = loop {
+        let response = send(&hop, deadline, validators)?;
+        let status = response.status_code;
+        if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+            break response;
         }
-        if let Some(date) = &previous.last_modified {
-            request = request.with_header("If-Modified-Since", date.as_str());
+        let from = quoted(&hop.to_string());
+        if visited.len() >= limits.max_redirects {
+            return Err(RedirectError::TooMany {
+                cap: limits.max_redirects,
+                from,
+            }
+            .into());
         }
-    }
-    let response = request.send_lazy()?;
-    if response.status_code == 304 && previous.is_some() {
-        return Ok(Fetched::NotModified);
-    }
-    if !(200..300).contains(&response.status_code) {
-        return Err(FeedError::Status(response.status_code));
-    }
-    let header = |wanted: &str| {
-        response
-            .headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
-            .map(|(_, value)| value.trim().to_owned())
+        let location = header(&response, "location").ok_or_else(|| RedirectError::NoLocation {
+            from: from.clone(),
+            status,
+        })?;
+        let refused = |rule| RedirectError::Refused {
+            from: from.clone(),
+            status,
+            rule,
+        };
+        let next = hop.resolve(&location).map_err(refused)?;
+        next.permitted(limits.allow_insecure).map_err(refused)?;
+        visited.push(std::mem::replace(&mut hop, next));
+        if visited.contains(&hop) {
+            return Err(RedirectError::Loop {
+                from,
+                to: quoted(&hop.to_string()),
+            }
+            .into());
+        }
+        // `response` drops here, closing its connection before the next.
     };
+    match response.status_code {
+        304 if validators.is_some() => return Ok(Fetched::NotModified),
+        200..=299 => {}
+        status => return Err(FeedError::Status(status)),
+    }
     let validators = Validators {
-        etag: header("etag"),
-        last_modified: header("last-modified"),
+        etag: header(&response, "etag"),
+        last_modified: header(&response, "last-modified"),
     };
     let too_large = FeedError::TooLarge {
         cap: limits.max_bytes,
     };
-    let declared = header("content-length").and_then(|v| v.parse::<u64>().ok());
+    let declared = header(&response, "content-length").and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_bytes) {
         return Err(too_large);
     }
@@ -102,6 +160,45 @@ pub(super) fn http(
         Capped::Io(e) => FeedError::Request(minreq::Error::IoError(e)),
     })?;
     Ok(Fetched::Body { bytes, validators })
+}
+
+/// One request, redirects off, within what is left of the fetch's time.
+fn send(
+    hop: &Hop,
+    deadline: Instant,
+    validators: Option<&Validators>,
+) -> Result<minreq::ResponseLazy, FeedError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(FeedError::Request(minreq::Error::IoError(
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the fetch timeout ran out while following redirects",
+            ),
+        )));
+    }
+    let mut request = minreq::get(hop.to_string())
+        .with_timeout(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+        .with_follow_redirects(false)
+        .with_max_headers_size(64 * 1024)
+        .with_max_status_line_length(8 * 1024);
+    if let Some(validators) = validators {
+        if let Some(etag) = &validators.etag {
+            request = request.with_header("If-None-Match", etag.as_str());
+        }
+        if let Some(date) = &validators.last_modified {
+            request = request.with_header("If-Modified-Since", date.as_str());
+        }
+    }
+    Ok(request.send_lazy()?)
+}
+
+fn header(response: &minreq::ResponseLazy, wanted: &str) -> Option<String> {
+    response
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+        .map(|(_, value)| value.trim().to_owned())
 }
 
 enum Capped {

@@ -6,6 +6,7 @@
 //! compiles what [`load`] returns.
 
 mod fetch;
+mod hop;
 mod parse;
 pub mod snapshot;
 
@@ -13,7 +14,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use fetch::{FetchLimits, Fetched, Validators};
+pub use fetch::{FetchLimits, Fetched, RedirectError, Validators};
+pub use hop::TransportError;
 pub use parse::parse;
 
 use crate::clock::Zone;
@@ -77,6 +79,13 @@ pub enum FeedError {
     },
     #[error("feed request failed: {0}")]
     Request(#[from] minreq::Error),
+    /// The configured URL itself breaks the transport rule.
+    #[error("URL refused: {0}")]
+    Transport(TransportError),
+    /// A redirect led somewhere the transport rule forbids, round a loop
+    /// or past the cap.
+    #[error("redirect refused: {0}")]
+    Redirect(#[from] RedirectError),
     #[error("feed answered HTTP {0}")]
     Status(u16),
     #[error("feed body is larger than the cap of {cap} bytes")]
@@ -93,6 +102,8 @@ impl FeedError {
         match self {
             FeedError::File { .. } => "file",
             FeedError::Request(e) => request_reason(e),
+            FeedError::Transport(_) => "transport",
+            FeedError::Redirect(_) => "redirect",
             FeedError::Status(_) => "status",
             FeedError::TooLarge { .. } => "too_large",
             FeedError::InvalidJson(_) => "invalid_json",
@@ -134,21 +145,17 @@ impl FeedSource {
         }
     }
 
-    /// Refuses a plain `http://` URL unless its host is loopback or
-    /// `allow_insecure` (`--allow-insecure-feed`) is set: a feed read in
-    /// the clear can be rewritten by anyone on the path. Files and
-    /// `https://` always pass. Checked once, at start.
-    pub fn check_transport(&self, allow_insecure: bool) -> Result<(), InsecureSource> {
-        let FeedSource::Url(url) = self else {
-            return Ok(());
-        };
-        let Some(rest) = strip_prefix_ignore_case(url, "http://") else {
-            return Ok(()); // https://
-        };
-        if allow_insecure || is_loopback_host(rest) {
-            return Ok(());
+    /// Refuses a URL that breaks the transport rule: plain `http://` to a
+    /// host that is not loopback (unless `allow_insecure`,
+    /// `--allow-insecure-feed`), or a URL the fetcher would not send as
+    /// given (userinfo such as `http://127.0.0.1@evil.example/`, odd bytes).
+    /// Files and `https://` pass. Checked at start so a bad flag stops the
+    /// process; the fetcher checks again on every hop, redirects included.
+    pub fn check_transport(&self, allow_insecure: bool) -> Result<(), TransportError> {
+        match self {
+            FeedSource::Url(url) => hop::Hop::parse(url)?.permitted(allow_insecure),
+            FeedSource::File(_) => Ok(()),
         }
-        Err(InsecureSource(url.clone()))
     }
 
     /// The raw document, within `limits`. With the validators of the last
@@ -167,36 +174,6 @@ impl FeedSource {
             }),
         }
     }
-}
-
-/// A plain `http://` source on a host that is not loopback.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{0} is plain http on a host that is not loopback; use https, or pass --allow-insecure-feed"
-)]
-pub struct InsecureSource(pub String);
-
-fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
-}
-
-/// Whether the authority at the start of `rest` (after `http://`) is
-/// `localhost`, `127.0.0.0/8` or `[::1]`. Userinfo (`user@host`) is looked
-/// past, so `http://127.0.0.1@evil.example/` is not loopback.
-fn is_loopback_host(rest: &str) -> bool {
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Display for FeedSource {
@@ -221,6 +198,7 @@ impl Default for FetchLimits {
             max_bytes: 64 * 1024 * 1024,
             timeout: Duration::from_secs(10),
             max_redirects: 5,
+            allow_insecure: false,
         }
     }
 }
@@ -258,15 +236,24 @@ mod tests {
             ("HTTP://LOCALHOST:80", true),
             ("http://[::1]:8000/x", true),
             ("http://feeds.example/ads.json", false),
-            ("http://127.0.0.1@feeds.example/ads.json", false),
             ("http://localhost.feeds.example/", false),
             ("http://10.0.0.1/ads.json", false),
+            ("http://0.0.0.0:8000/ads.json", false),
             ("http://[::2]/x", false),
         ];
         for (source, ok) in cases {
             let source = FeedSource::parse(source);
             assert_eq!(source.check_transport(false).is_ok(), ok, "{source}");
             assert!(source.check_transport(true).is_ok(), "{source}");
+        }
+        // Userinfo hides the real host from a reader: refused even when
+        // insecure feeds are allowed.
+        for source in [
+            "http://127.0.0.1@feeds.example/ads.json",
+            "https://127.0.0.1@feeds.example/ads.json",
+        ] {
+            let source = FeedSource::parse(source);
+            assert!(source.check_transport(true).is_err(), "{source}");
         }
     }
 
