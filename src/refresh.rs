@@ -257,9 +257,7 @@ fn build(settings: &RefreshSettings, last: Option<&LastGood>) -> Result<Step, Re
             });
         }
     }
-    for skipped in &feed.skipped {
-        tracing::warn!("skipping {skipped}");
-    }
+    feed.log_skipped();
     let catalog = Catalog::compile(&feed);
     if let (Some(path), Some(raw)) = (&settings.snapshot, raw) {
         match snapshot::save(path, &raw) {
@@ -276,7 +274,7 @@ fn build(settings: &RefreshSettings, last: Option<&LastGood>) -> Result<Step, Re
             validators,
             ads: feed.ads.len(),
         },
-        skipped: feed.skipped.len(),
+        skipped: feed.skip_counts.total(),
     })
 }
 

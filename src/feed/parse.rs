@@ -1,19 +1,29 @@
-//! Turning a feed document into typed, validated ads (SPEC §4).
+//! Turning a feed document into typed, validated ads (README, "Live
+//! campaigns").
 //!
 //! Pure: bytes in, [`Feed`] out. A broken ad is skipped with the rule it
 //! broke; only a document that is not JSON or has no `ads` array is rejected
 //! whole. No I/O, no logging: the caller decides what to tell the operator.
+//! Whatever the document holds, what is kept grows with the valid ads
+//! only: skipped entries are counted, and a bounded few kept
+//! ([`super::skipped`]).
 
 use std::cell::RefCell;
 
 use simd_json::prelude::*;
-use simd_json::tape::Value as Json;
+use simd_json::tape::Node;
 use simd_json::{Buffers, Tape};
 
-use super::{Ad, Feed, FeedError, Skipped};
-use crate::clock::Zone;
+use super::scan::{self, Flaw, FlawKind};
+use super::skipped::{cut, Broken, Keeper, Rule, MAX_ID_BYTES};
+use super::validate::validate;
+use super::{Feed, FeedError, Skipped};
 use crate::codes::{Country, Lang};
-use crate::window::Window;
+
+/// The fewest bytes a valid ad takes in a document: bounds what is
+/// reserved up front, so a document of tiny junk entries reserves nothing
+/// for ads it does not hold.
+const MIN_AD_BYTES: usize = 64;
 
 /// Parses and validates a whole feed document.
 ///
@@ -21,13 +31,15 @@ use crate::window::Window;
 /// document is read straight off simd-json's tape, without building a tree
 /// of maps: about half the time on a million-ad feed.
 pub fn parse(mut body: Vec<u8>) -> Result<Feed, FeedError> {
+    let flaws = scan::neutralise(&mut body);
+    let len = body.len();
     SCRATCH.with_borrow_mut(|kept| {
         let (mut buffers, tape) = kept
             .take()
             .unwrap_or_else(|| (Buffers::new(body.len()), Tape::null()));
         let mut tape = tape.reset();
         let feed = match simd_json::fill_tape(&mut body, &mut buffers, &mut tape) {
-            Ok(()) => read(&tape),
+            Ok(()) => read(&tape, &flaws, len),
             Err(e) => Err(FeedError::InvalidJson(e.to_string())),
         };
         *kept = Some((buffers, tape.reset()));
@@ -45,200 +57,165 @@ thread_local! {
     static SCRATCH: RefCell<Option<(Buffers, Tape<'static>)>> = const { RefCell::new(None) };
 }
 
-/// The feed on a parsed tape.
-fn read(tape: &Tape<'_>) -> Result<Feed, FeedError> {
-    let root = tape.as_value();
-    let entries = root
+/// Nodes a value takes on the tape, its own included.
+fn span(node: &Node<'_>) -> usize {
+    match node {
+        Node::Object { count, .. } | Node::Array { count, .. } => count + 1,
+        _ => 1,
+    }
+}
+
+/// Where the root object's first `"ads"` value sits on the tape: the one
+/// `get("ads")` returns.
+fn ads_node(nodes: &[Node<'_>]) -> Option<usize> {
+    let &Node::Object { len, .. } = nodes.first()? else {
+        return None;
+    };
+    let mut at = 1;
+    for _ in 0..len {
+        let key = nodes.get(at)?;
+        at += 1;
+        if *key == Node::String("ads") {
+            return Some(at);
+        }
+        at += span(nodes.get(at)?);
+    }
+    None
+}
+
+/// The feed on a parsed tape; `flaws` are the pre-scan's, `len` the
+/// document's size.
+fn read(tape: &Tape<'_>, flaws: &[Flaw], len: usize) -> Result<Feed, FeedError> {
+    let entries = tape
+        .as_value()
         .get("ads")
         .and_then(|ads| ads.as_array())
         .ok_or(FeedError::NoAdsArray)?;
+    let nodes = &tape.0[..];
+    let mut at = ads_node(nodes).ok_or(FeedError::NoAdsArray)? + 1;
+    // Flaws before the array are outside every ad: neutralised, ignored.
+    let first = at;
+    let mut flaws = flaws
+        .iter()
+        .skip_while(|f| (f.node as usize) < first)
+        .peekable();
 
     let mut feed = Feed::default();
-    feed.ads.reserve(entries.len());
+    let room = entries.len().min(len / MIN_AD_BYTES);
+    feed.ads.reserve(room);
     // Ids borrow from the document, which outlives the loop.
-    let mut seen = ahash::AHashSet::with_capacity(entries.len());
+    let mut seen = ahash::AHashSet::with_capacity(room);
+    let mut keeper = Keeper::default();
     for (index, entry) in entries.iter().enumerate() {
-        let broken = match validate(&entry) {
-            Ok(ad) if seen.insert(ad.id) => {
-                feed.ads.push(ad.into_owned());
-                continue;
-            }
-            Ok(_) => "id repeats an earlier ad; the first one is kept".to_owned(),
-            Err(rule) => rule,
+        let end = at + span(&nodes[at]);
+        let mut flawed = None;
+        while let Some(flaw) = flaws.next_if(|f| (f.node as usize) < end) {
+            flawed = flawed.or(Some(*flaw));
+        }
+        let broken = match flawed {
+            Some(flaw) => flaw_rule(flaw, &nodes[at..end], at),
+            None => match validate(&entry) {
+                Ok(ad) if seen.insert(ad.id) => {
+                    feed.ads.push(ad.into_owned());
+                    at = end;
+                    continue;
+                }
+                Ok(_) => Broken::new(
+                    Rule::RepeatedId,
+                    "id repeats an earlier ad; the first one is kept",
+                ),
+                Err(broken) => broken,
+            },
         };
+        at = end;
         let text = |field| entry.get(field).and_then(|v| v.into_string());
-        feed.skipped.push(Skipped {
-            index,
-            id: text("id").map(str::to_owned),
-            country: text("country").map(|c| match Country::parse(c.as_bytes()) {
-                Some(code) => code.as_str().to_owned(),
-                None => c.to_ascii_lowercase(),
-            }),
-            lang: text("lang").map(|l| match Lang::parse(l.as_bytes()) {
-                Some(code) => code.as_str().to_owned(),
-                None => l.to_ascii_lowercase(),
-            }),
-            rule: broken,
+        // Longer text is no code: not worth parsing, or keeping.
+        let code = |field| text(field).filter(|c| c.len() <= 32);
+        let country = code("country").and_then(|c| match c {
+            "*" => Some(Country::ANY),
+            c => Country::parse(c.as_bytes()),
         });
+        let lang = code("lang").and_then(|l| match l {
+            "*" => Some(Lang::ANY),
+            l => Lang::parse(l.as_bytes()),
+        });
+        if keeper.admit(broken.rule, country, lang) {
+            feed.skipped.push(Skipped {
+                index,
+                id: text("id").map(|id| cut(id, MAX_ID_BYTES).into()),
+                country,
+                lang,
+                rule: broken.rule,
+                detail: broken.detail,
+            });
+        }
     }
+    feed.skip_counts = keeper.counts();
     Ok(feed)
 }
 
-/// A valid ad still borrowing its strings from the document.
-struct Valid<'v> {
-    id: &'v str,
-    video_url: &'v str,
-    country: Country,
-    lang: Lang,
-    window: Window,
-    weight: u32,
-    zone: Option<Zone>,
+/// Where in an entry a flaw sits.
+enum Place<'k> {
+    /// A field's name.
+    Key,
+    /// A field's value itself.
+    Value(&'k str),
+    /// Somewhere inside a field's value.
+    Inside(&'k str),
+    /// Not under a field: the entry is not an object.
+    Entry,
 }
 
-impl Valid<'_> {
-    fn into_owned(self) -> Ad {
-        Ad {
-            id: self.id.to_owned(),
-            video_url: self.video_url.to_owned(),
-            country: self.country,
-            lang: self.lang,
-            window: self.window,
-            weight: self.weight,
-            zone: self.zone,
+/// The rule an entry broke by holding a flaw, naming the field it is in.
+/// `entry` is the entry's nodes, starting at tape index `first`.
+fn flaw_rule(flaw: Flaw, entry: &[Node<'_>], first: usize) -> Broken {
+    let node = flaw.node as usize - first;
+    let mut place = Place::Entry;
+    if let Node::Object { len, .. } = entry[0] {
+        let mut at = 1;
+        for _ in 0..len {
+            let (Some(&Node::String(key)), Some(value)) = (entry.get(at), entry.get(at + 1)) else {
+                break;
+            };
+            let end = at + 1 + span(value);
+            if node == at {
+                place = Place::Key;
+                break;
+            }
+            if node < end {
+                place = if node == at + 1 {
+                    Place::Value(key)
+                } else {
+                    Place::Inside(key)
+                };
+                break;
+            }
+            at = end;
         }
     }
-}
-
-/// Checks one entry against every rule, returning the first rule it breaks.
-fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, String> {
-    if !entry.is_object() {
-        return Err("an ad must be a JSON object".into());
-    }
-    let id = string(entry, "id")?;
-    if id.is_empty() {
-        return Err("id is empty".into());
-    }
-    let video_url = string(entry, "video_url")?;
-    if !is_absolute_http_url(video_url) {
-        return Err(format!(
-            "video_url {video_url:?} is not an absolute http(s) URL"
-        ));
-    }
-    let country = match string(entry, "country")? {
-        "*" => Country::ANY,
-        country => Country::parse(country.as_bytes())
-            .ok_or_else(|| format!("country {country:?} is not two ASCII letters or \"*\""))?,
+    let (rule, what) = match flaw.kind {
+        FlawKind::NumberOutOfRange => (
+            Rule::NumberOutOfRange,
+            "a number out of range (past 64-bit integers or floating point)",
+        ),
+        FlawKind::LoneSurrogate => (
+            Rule::LoneSurrogate,
+            "a lone surrogate escape, which is not valid text",
+        ),
     };
-    let lang = match string(entry, "lang")? {
-        "*" => Lang::ANY,
-        lang => Lang::parse(lang.as_bytes())
-            .ok_or_else(|| format!("lang {lang:?} is not a language code or \"*\""))?,
+    let detail = match place {
+        Place::Key => format!("a field name holds {what}"),
+        Place::Value(key) => format!("{} is {what}", cut(key, 64)),
+        Place::Inside(key) => format!("{} holds {what}", cut(key, 64)),
+        Place::Entry => format!("the entry holds {what}"),
     };
-    let start = hour(entry, "start_hour", 23)?;
-    let end = hour(entry, "end_hour", 24)?;
-    Ok(Valid {
-        id,
-        video_url,
-        country,
-        lang,
-        window: Window::new(start, end),
-        weight: weight(entry)?,
-        zone: zone(entry)?,
-    })
-}
-
-/// `weight`: optional, a positive integer that fits 32 bits; default 1.
-fn weight(entry: &Json<'_, '_>) -> Result<u32, String> {
-    let Some(value) = entry.get("weight") else {
-        return Ok(1);
-    };
-    match (value.as_i64(), value.as_u64()) {
-        (Some(n), _) if n >= 1 && n <= i64::from(u32::MAX) => Ok(n as u32),
-        (Some(n), _) => Err(format!(
-            "weight {n} is not a positive integer up to {}",
-            u32::MAX
-        )),
-        (None, Some(n)) => Err(format!(
-            "weight {n} is not a positive integer up to {}",
-            u32::MAX
-        )),
-        (None, None) => Err(format!(
-            "weight must be a positive integer, not {}",
-            kind(&value)
-        )),
-    }
-}
-
-/// `timezone`: optional, an IANA zone name that the ad's hours are read in.
-fn zone(entry: &Json<'_, '_>) -> Result<Option<Zone>, String> {
-    let Some(value) = entry.get("timezone") else {
-        return Ok(None);
-    };
-    let kind = kind(&value);
-    let name = value
-        .into_string()
-        .ok_or_else(|| format!("timezone must be a string, not {kind}"))?;
-    name.parse::<chrono_tz::Tz>()
-        .map(|tz| Some(Zone::Iana(tz)))
-        .map_err(|_| format!("timezone {name:?} is not an IANA time zone"))
-}
-
-fn string<'i>(entry: &Json<'_, 'i>, field: &str) -> Result<&'i str, String> {
-    let value = entry
-        .get(field)
-        .ok_or_else(|| format!("{field} is missing"))?;
-    let kind = kind(&value);
-    value
-        .into_string()
-        .ok_or_else(|| format!("{field} must be a string, not {kind}"))
-}
-
-fn hour(entry: &Json<'_, '_>, field: &str, max: i64) -> Result<u8, String> {
-    let value = entry
-        .get(field)
-        .ok_or_else(|| format!("{field} is missing"))?;
-    let n = match (value.as_i64(), value.as_u64()) {
-        (Some(n), _) => n,
-        (None, Some(n)) => return Err(format!("{field} {n} is outside 0..={max}")),
-        (None, None) => {
-            return Err(format!("{field} must be an integer, not {}", kind(&value)));
-        }
-    };
-    if (0..=max).contains(&n) {
-        Ok(n as u8)
-    } else {
-        Err(format!("{field} {n} is outside 0..={max}"))
-    }
-}
-
-fn kind(v: &Json<'_, '_>) -> &'static str {
-    match v.value_type() {
-        ValueType::Null => "null",
-        ValueType::Bool => "a boolean",
-        ValueType::String => "a string",
-        ValueType::Array => "an array",
-        ValueType::Object => "an object",
-        ValueType::F64 => "a fractional number",
-        _ => "a number",
-    }
-}
-
-/// `http://` or `https://` (scheme in any case), a non-empty host, and no
-/// whitespace or control characters anywhere.
-fn is_absolute_http_url(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _port)| h);
-    scheme_ok && !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+    Broken::new(rule, detail)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::window::Window;
 
     const GOOD: &str = r#"{"id":"a1","video_url":"https://cdn.example.com/a1.mp4","country":"US","lang":"ENG","start_hour":1,"end_hour":14}"#;
 
@@ -272,7 +249,7 @@ mod tests {
         let feed = parse(feed_of(&[ad])).unwrap();
         assert!(feed.ads.is_empty(), "{ad} should be skipped");
         assert_eq!(feed.skipped.len(), 1);
-        feed.skipped[0].rule.clone()
+        feed.skipped[0].detail.to_string()
     }
 
     #[test]
@@ -449,7 +426,7 @@ mod tests {
         assert_eq!(feed.ads.len(), 1);
         assert_eq!(feed.ads[0].video_url, "https://cdn.example.com/a1.mp4");
         assert_eq!(feed.skipped[0].index, 1);
-        assert!(feed.skipped[0].rule.contains("repeats"));
+        assert!(feed.skipped[0].detail.contains("repeats"));
     }
 
     #[test]
@@ -464,7 +441,7 @@ mod tests {
     fn non_object_entries_are_skipped() {
         let feed = parse(feed_of(&["42", GOOD])).unwrap();
         assert_eq!(feed.ads.len(), 1);
-        assert_eq!(feed.skipped[0].rule, "an ad must be a JSON object");
+        assert_eq!(feed.skipped[0].detail, "an ad must be a JSON object");
     }
 
     #[test]
