@@ -213,18 +213,18 @@ fn flaw_rule(flaw: Flaw, entry: &[Node<'_>], first: usize) -> Broken {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::window::Window;
 
-    const GOOD: &str = r#"{"id":"a1","video_url":"https://cdn.example.com/a1.mp4","country":"US","lang":"ENG","start_hour":1,"end_hour":14}"#;
+    pub(in crate::feed) const GOOD: &str = r#"{"id":"a1","video_url":"https://cdn.example.com/a1.mp4","country":"US","lang":"ENG","start_hour":1,"end_hour":14}"#;
 
-    fn feed_of(ads: &[&str]) -> Vec<u8> {
+    pub(in crate::feed) fn feed_of(ads: &[&str]) -> Vec<u8> {
         format!(r#"{{"ads":[{}]}}"#, ads.join(",")).into_bytes()
     }
 
     /// `GOOD` with one field's JSON text replaced (or removed, for `None`).
-    fn with(field: &str, value: Option<&str>) -> String {
+    pub(in crate::feed) fn with(field: &str, value: Option<&str>) -> String {
         let mut fields: Vec<(String, String)> = vec![
             ("id".into(), r#""a1""#.into()),
             (
@@ -245,7 +245,7 @@ mod tests {
     }
 
     /// The one rule a single bad ad breaks.
-    fn rule_of(ad: &str) -> String {
+    pub(in crate::feed) fn rule_of(ad: &str) -> String {
         let feed = parse(feed_of(&[ad])).unwrap();
         assert!(feed.ads.is_empty(), "{ad} should be skipped");
         assert_eq!(feed.skipped.len(), 1);
@@ -265,161 +265,6 @@ mod tests {
     }
 
     #[test]
-    fn missing_fields_are_skipped() {
-        for field in [
-            "id",
-            "video_url",
-            "country",
-            "lang",
-            "start_hour",
-            "end_hour",
-        ] {
-            assert_eq!(rule_of(&with(field, None)), format!("{field} is missing"));
-        }
-    }
-
-    #[test]
-    fn wrong_types_are_skipped() {
-        let cases = [
-            ("id", "12", "id must be a string, not a number"),
-            ("video_url", "null", "video_url must be a string, not null"),
-            (
-                "country",
-                r#"["us"]"#,
-                "country must be a string, not an array",
-            ),
-            ("lang", "{}", "lang must be a string, not an object"),
-            (
-                "start_hour",
-                r#""1""#,
-                "start_hour must be an integer, not a string",
-            ),
-            (
-                "end_hour",
-                "14.5",
-                "end_hour must be an integer, not a fractional number",
-            ),
-            (
-                "end_hour",
-                "true",
-                "end_hour must be an integer, not a boolean",
-            ),
-        ];
-        for (field, value, rule) in cases {
-            assert_eq!(rule_of(&with(field, Some(value))), rule, "{field}={value}");
-        }
-    }
-
-    #[test]
-    fn hours_out_of_range_are_skipped() {
-        let cases = [
-            ("start_hour", "24", "start_hour 24 is outside 0..=23"),
-            ("start_hour", "-1", "start_hour -1 is outside 0..=23"),
-            ("end_hour", "25", "end_hour 25 is outside 0..=24"),
-            (
-                "end_hour",
-                "18446744073709551615",
-                "end_hour 18446744073709551615 is outside 0..=24",
-            ),
-        ];
-        for (field, value, rule) in cases {
-            assert_eq!(rule_of(&with(field, Some(value))), rule);
-        }
-        let feed = parse(feed_of(&[&with("end_hour", Some("24"))])).unwrap();
-        assert_eq!(feed.ads.len(), 1, "end_hour 24 is the end of the day");
-    }
-
-    #[test]
-    fn bad_urls_are_skipped() {
-        for url in [
-            "ftp://cdn.example.com/a.mp4",
-            "/ads/a.mp4",
-            "cdn.example.com/a.mp4",
-            "https://",
-            "https:///a.mp4",
-            "https://cdn.example.com/a b.mp4",
-            "javascript:alert(1)",
-            "",
-        ] {
-            let rule = rule_of(&with("video_url", Some(&format!("{url:?}"))));
-            assert!(
-                rule.contains("not an absolute http(s) URL"),
-                "{url}: {rule}"
-            );
-        }
-        for url in [
-            "http://cdn.example.com/a.mp4",
-            "HTTPS://cdn.example.com:8443/a?x=1",
-        ] {
-            let feed = parse(feed_of(&[&with("video_url", Some(&format!("{url:?}")))])).unwrap();
-            assert_eq!(feed.ads.len(), 1, "{url}");
-        }
-    }
-
-    #[test]
-    fn bad_codes_are_skipped() {
-        for country in ["usa", "u", "", "u1", "ü"] {
-            let rule = rule_of(&with("country", Some(&format!("{country:?}"))));
-            assert!(
-                rule.contains("is not two ASCII letters or"),
-                "{country}: {rule}"
-            );
-        }
-        for lang in ["e", "engl", "", "en1", "e n"] {
-            let rule = rule_of(&with("lang", Some(&format!("{lang:?}"))));
-            assert!(rule.contains("is not a language code or"), "{lang}: {rule}");
-        }
-    }
-
-    #[test]
-    fn weights_default_to_one_and_must_be_positive_integers() {
-        let feed = parse(feed_of(&[GOOD])).unwrap();
-        assert_eq!(feed.ads[0].weight, 1);
-        let feed = parse(feed_of(&[&with("weight", Some("7"))])).unwrap();
-        assert_eq!(feed.ads[0].weight, 7);
-        let cases = [
-            ("0", "weight 0 is not a positive integer up to 4294967295"),
-            ("-2", "weight -2 is not a positive integer up to 4294967295"),
-            (
-                "4294967296",
-                "weight 4294967296 is not a positive integer up to 4294967295",
-            ),
-            (
-                "1.5",
-                "weight must be a positive integer, not a fractional number",
-            ),
-            ("\"3\"", "weight must be a positive integer, not a string"),
-            ("null", "weight must be a positive integer, not null"),
-        ];
-        for (value, rule) in cases {
-            assert_eq!(rule_of(&with("weight", Some(value))), rule, "{value}");
-        }
-    }
-
-    #[test]
-    fn wildcards_and_zones_are_read() {
-        let ad = with("country", Some("\"*\""))
-            .replace(r#""lang":"eng""#, r#""lang":"*","timezone":"Asia/Kolkata""#);
-        let feed = parse(feed_of(&[&ad])).unwrap();
-        let ad = &feed.ads[0];
-        assert!(ad.country.is_any() && ad.lang.is_any());
-        assert_eq!(ad.zone, Some("Asia/Kolkata".parse().unwrap()));
-        assert_eq!(
-            rule_of(&with("timezone", Some("\"Mars/Base\""))),
-            r#"timezone "Mars/Base" is not an IANA time zone"#
-        );
-        assert_eq!(
-            rule_of(&with("timezone", Some("5"))),
-            "timezone must be a string, not a number"
-        );
-    }
-
-    #[test]
-    fn empty_id_is_skipped() {
-        assert_eq!(rule_of(&with("id", Some(r#""""#))), "id is empty");
-    }
-
-    #[test]
     fn repeated_id_keeps_the_first() {
         let second = GOOD.replace("a1.mp4", "other.mp4");
         let feed = parse(feed_of(&[GOOD, &second])).unwrap();
@@ -427,6 +272,116 @@ mod tests {
         assert_eq!(feed.ads[0].video_url, "https://cdn.example.com/a1.mp4");
         assert_eq!(feed.skipped[0].index, 1);
         assert!(feed.skipped[0].detail.contains("repeats"));
+    }
+
+    /// The ids of the served ads and the rules of the skipped ones.
+    fn outcome(ads: &[&str]) -> (Vec<String>, Vec<(usize, String)>) {
+        let feed = parse(feed_of(ads)).expect("one bad ad must not reject the feed");
+        (
+            feed.ads.iter().map(|a| a.id.clone()).collect(),
+            feed.skipped
+                .iter()
+                .map(|s| (s.index, s.detail.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_number_out_of_range_skips_only_its_ad() {
+        for number in [
+            "1e400",
+            "18446744073709551616",
+            "-1e400",
+            "-9223372036854775809",
+        ] {
+            for (field, detail) in [
+                ("start_hour", "start_hour is a number out of range"),
+                ("end_hour", "end_hour is a number out of range"),
+                ("weight", "weight is a number out of range"),
+                ("budget", "budget is a number out of range"),
+            ] {
+                let bad = with(field, Some(number)).replace(r#""a1""#, r#""bad""#);
+                let (served, skipped) = outcome(&[&bad, GOOD]);
+                assert_eq!(served, ["a1"], "{field}={number}");
+                assert_eq!(skipped.len(), 1);
+                assert!(
+                    skipped[0].1.starts_with(detail),
+                    "{field}={number}: {skipped:?}"
+                );
+            }
+        }
+        let nested = GOOD.replace('}', r#","extra":{"deep":[1,2,1e999]}}"#);
+        let (served, skipped) = outcome(&[&nested]);
+        assert!(served.is_empty());
+        assert!(skipped[0]
+            .1
+            .starts_with("extra holds a number out of range"));
+        // Outside the ads array, it harms no ad.
+        let body = format!(r#"{{"version":1e400,"ads":[{GOOD}],"z":2e400}}"#);
+        assert_eq!(parse(body.into_bytes()).unwrap().ads.len(), 1);
+    }
+
+    #[test]
+    fn a_lone_surrogate_skips_its_ad_and_never_collides() {
+        let ad = |id: &str| GOOD.replace(r#""a1""#, &format!(r#""{id}""#));
+        let (served, skipped) = outcome(&[&ad(r"x\ud800"), &ad(r"x\udbff"), &ad("a1")]);
+        assert_eq!(served, ["a1"]);
+        assert_eq!(skipped.len(), 2);
+        for (_, detail) in &skipped {
+            assert_eq!(
+                detail,
+                "id is a lone surrogate escape, which is not valid text"
+            );
+        }
+        for lone in [r"x\udc00", r"x\ud800\u0041", r"x\ud800\ue000", r"\udfff"] {
+            let (served, skipped) = outcome(&[&ad(lone), GOOD]);
+            assert_eq!(served, ["a1"], "{lone}");
+            assert!(skipped[0].1.contains("lone surrogate"), "{lone}");
+        }
+        let in_url = with("video_url", Some(r#""https://v.example/\ud800.mp4""#));
+        assert!(outcome(&[&in_url]).1[0]
+            .1
+            .starts_with("video_url is a lone"));
+        let in_key = GOOD.replace('}', r#","k\udc00":1}"#);
+        assert!(outcome(&[&in_key]).1[0].1.starts_with("a field name holds"));
+        // A valid pair is text.
+        let (served, _) = outcome(&[&ad(r"x\ud83d\ude00")]);
+        assert_eq!(served, ["x\u{1f600}"]);
+    }
+
+    #[test]
+    fn ids_and_urls_have_length_limits() {
+        let id = |n: usize| with("id", Some(&format!("{:?}", "i".repeat(n))));
+        assert_eq!(outcome(&[&id(256)]).0.len(), 1);
+        let (served, skipped) = outcome(&[&id(300)]);
+        assert!(served.is_empty());
+        assert_eq!(skipped[0].1, "id is 300 bytes, over the 256-byte limit");
+        // Measured after unescaping: 129 six-byte escapes of `é` are 258 bytes.
+        let escaped = with("id", Some(&format!(r#""{}""#, r"\u00e9".repeat(129))));
+        assert_eq!(
+            outcome(&[&escaped]).1[0].1,
+            "id is 258 bytes, over the 256-byte limit"
+        );
+        let url = |n: usize| {
+            let path = "p".repeat(n - "https://v.example/".len());
+            with("video_url", Some(&format!(r#""https://v.example/{path}""#)))
+        };
+        assert_eq!(outcome(&[&url(2048)]).0.len(), 1);
+        assert_eq!(
+            outcome(&[&url(1 << 20)]).1[0].1,
+            "video_url is 1048576 bytes, over the 2048-byte limit"
+        );
+    }
+
+    #[test]
+    fn what_is_kept_of_a_skipped_ad_is_cut() {
+        let huge = "i".repeat(1 << 20);
+        let ad = with("id", Some(&format!("{huge:?}"))).replace(r#""us""#, &format!("{huge:?}"));
+        let feed = parse(feed_of(&[&ad])).unwrap();
+        let kept = &feed.skipped[0];
+        assert!(kept.id.as_deref().unwrap().len() <= MAX_ID_BYTES + "…".len());
+        assert!(kept.to_string().len() < 400, "{}", kept.to_string().len());
+        assert_eq!(kept.country, None);
     }
 
     #[test]

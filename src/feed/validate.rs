@@ -217,3 +217,164 @@ fn is_absolute_http_url(url: &str) -> bool {
     let host = host.rsplit_once(':').map_or(host, |(h, _port)| h);
     scheme_ok && !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::feed::parse;
+    use crate::feed::parse::tests::{feed_of, rule_of, with, GOOD};
+
+    #[test]
+    fn missing_fields_are_skipped() {
+        for field in [
+            "id",
+            "video_url",
+            "country",
+            "lang",
+            "start_hour",
+            "end_hour",
+        ] {
+            assert_eq!(rule_of(&with(field, None)), format!("{field} is missing"));
+        }
+    }
+
+    #[test]
+    fn wrong_types_are_skipped() {
+        let cases = [
+            ("id", "12", "id must be a string, not a number"),
+            ("video_url", "null", "video_url must be a string, not null"),
+            (
+                "country",
+                r#"["us"]"#,
+                "country must be a string, not an array",
+            ),
+            ("lang", "{}", "lang must be a string, not an object"),
+            (
+                "start_hour",
+                r#""1""#,
+                "start_hour must be an integer, not a string",
+            ),
+            (
+                "end_hour",
+                "14.5",
+                "end_hour must be an integer, not a fractional number",
+            ),
+            (
+                "end_hour",
+                "true",
+                "end_hour must be an integer, not a boolean",
+            ),
+        ];
+        for (field, value, rule) in cases {
+            assert_eq!(rule_of(&with(field, Some(value))), rule, "{field}={value}");
+        }
+    }
+
+    #[test]
+    fn hours_out_of_range_are_skipped() {
+        let cases = [
+            ("start_hour", "24", "start_hour 24 is outside 0..=23"),
+            ("start_hour", "-1", "start_hour -1 is outside 0..=23"),
+            ("end_hour", "25", "end_hour 25 is outside 0..=24"),
+            (
+                "end_hour",
+                "18446744073709551615",
+                "end_hour 18446744073709551615 is outside 0..=24",
+            ),
+        ];
+        for (field, value, rule) in cases {
+            assert_eq!(rule_of(&with(field, Some(value))), rule);
+        }
+        let feed = parse(feed_of(&[&with("end_hour", Some("24"))])).unwrap();
+        assert_eq!(feed.ads.len(), 1, "end_hour 24 is the end of the day");
+    }
+
+    #[test]
+    fn bad_urls_are_skipped() {
+        for url in [
+            "ftp://cdn.example.com/a.mp4",
+            "/ads/a.mp4",
+            "cdn.example.com/a.mp4",
+            "https://",
+            "https:///a.mp4",
+            "https://cdn.example.com/a b.mp4",
+            "javascript:alert(1)",
+            "",
+        ] {
+            let rule = rule_of(&with("video_url", Some(&format!("{url:?}"))));
+            assert!(
+                rule.contains("not an absolute http(s) URL"),
+                "{url}: {rule}"
+            );
+        }
+        for url in [
+            "http://cdn.example.com/a.mp4",
+            "HTTPS://cdn.example.com:8443/a?x=1",
+        ] {
+            let feed = parse(feed_of(&[&with("video_url", Some(&format!("{url:?}")))])).unwrap();
+            assert_eq!(feed.ads.len(), 1, "{url}");
+        }
+    }
+
+    #[test]
+    fn bad_codes_are_skipped() {
+        for country in ["usa", "u", "", "u1", "ü"] {
+            let rule = rule_of(&with("country", Some(&format!("{country:?}"))));
+            assert!(
+                rule.contains("is not two ASCII letters or"),
+                "{country}: {rule}"
+            );
+        }
+        for lang in ["e", "engl", "", "en1", "e n"] {
+            let rule = rule_of(&with("lang", Some(&format!("{lang:?}"))));
+            assert!(rule.contains("is not a language code or"), "{lang}: {rule}");
+        }
+    }
+
+    #[test]
+    fn weights_default_to_one_and_must_be_positive_integers() {
+        let feed = parse(feed_of(&[GOOD])).unwrap();
+        assert_eq!(feed.ads[0].weight, 1);
+        let feed = parse(feed_of(&[&with("weight", Some("7"))])).unwrap();
+        assert_eq!(feed.ads[0].weight, 7);
+        let cases = [
+            ("0", "weight 0 is not a positive integer up to 4294967295"),
+            ("-2", "weight -2 is not a positive integer up to 4294967295"),
+            (
+                "4294967296",
+                "weight 4294967296 is not a positive integer up to 4294967295",
+            ),
+            (
+                "1.5",
+                "weight must be a positive integer, not a fractional number",
+            ),
+            ("\"3\"", "weight must be a positive integer, not a string"),
+            ("null", "weight must be a positive integer, not null"),
+        ];
+        for (value, rule) in cases {
+            assert_eq!(rule_of(&with("weight", Some(value))), rule, "{value}");
+        }
+    }
+
+    #[test]
+    fn wildcards_and_zones_are_read() {
+        let ad = with("country", Some("\"*\""))
+            .replace(r#""lang":"eng""#, r#""lang":"*","timezone":"Asia/Kolkata""#);
+        let feed = parse(feed_of(&[&ad])).unwrap();
+        let ad = &feed.ads[0];
+        assert!(ad.country.is_any() && ad.lang.is_any());
+        assert_eq!(ad.zone, Some("Asia/Kolkata".parse().unwrap()));
+        assert_eq!(
+            rule_of(&with("timezone", Some("\"Mars/Base\""))),
+            r#"timezone "Mars/Base" is not an IANA time zone"#
+        );
+        assert_eq!(
+            rule_of(&with("timezone", Some("5"))),
+            "timezone must be a string, not a number"
+        );
+    }
+
+    #[test]
+    fn empty_id_is_skipped() {
+        assert_eq!(rule_of(&with("id", Some(r#""""#))), "id is empty");
+    }
+}
