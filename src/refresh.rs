@@ -283,9 +283,7 @@ fn build(
             });
         }
     }
-    for skipped in &feed.skipped {
-        tracing::warn!("skipping {skipped}");
-    }
+    feed.log_skipped();
     let catalog = Catalog::compile(&feed);
     if let (Some(path), Some(raw)) = (&settings.snapshot, raw) {
         match snapshot::save(path, &raw) {
@@ -302,7 +300,7 @@ fn build(
             validators,
             ads: feed.ads.len(),
         },
-        skipped: feed.skipped.len(),
+        skipped: feed.skip_counts.total(),
     })
 }
 

@@ -124,6 +124,7 @@ impl Catalog {
                 })
                 .collect(),
             skipped_entries: feed.skipped.clone().into_boxed_slice(),
+            skip_counts: feed.skip_counts,
         }
     }
 }

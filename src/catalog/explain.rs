@@ -95,19 +95,20 @@ impl Catalog {
             })
             .collect();
 
-        let matches = |given: &Option<String>, wanted: &str| {
-            given.as_deref().is_some_and(|g| g == wanted || g == "*")
-        };
         ads.extend(
             self.skipped_entries
                 .iter()
                 .filter(|s| {
-                    matches(&s.country, country.as_str()) && matches(&s.lang, lang.as_str())
+                    s.country.is_some_and(|c| c == country || c.is_any())
+                        && s.lang.is_some_and(|l| l == lang || l.is_any())
                 })
                 .map(|s| Verdict {
-                    id: s.id.clone().unwrap_or_else(|| format!("#{}", s.index)),
+                    id: s
+                        .id
+                        .as_deref()
+                        .map_or_else(|| format!("#{}", s.index), str::to_owned),
                     eligible: false,
-                    reason: format!("skipped by validation: {}", s.rule),
+                    reason: format!("skipped by validation: {}", s.detail),
                 }),
         );
 

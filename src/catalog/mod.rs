@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::Zone;
 use crate::codes::{Country, Lang, PairKey};
-use crate::feed::Skipped;
+use crate::feed::{SkipCounts, Skipped};
 use crate::window::Window;
 
 mod compile;
@@ -72,9 +72,12 @@ pub struct Catalog {
     /// that have any).
     zoned: Box<[ZonedAd]>,
     zoned_of: Box<[Run]>,
-    /// What `/explain` reports: every valid ad and every skipped entry.
+    /// What `/explain` reports: every valid ad, and the skipped entries
+    /// the feed kept (a bounded few per pair, see [`crate::feed::skipped`]).
     ads: Box<[AdFacts]>,
     skipped_entries: Box<[Skipped]>,
+    /// Every skipped entry, counted per rule.
+    skip_counts: SkipCounts,
 }
 
 /// An ad whose hours are read in its own zone.
@@ -212,7 +215,12 @@ impl Catalog {
 
     /// Feed entries skipped by validation when this catalog was built.
     pub fn skipped(&self) -> usize {
-        self.skipped_entries.len()
+        self.skip_counts.total()
+    }
+
+    /// [`Catalog::skipped`], per rule.
+    pub fn skip_counts(&self) -> &SkipCounts {
+        &self.skip_counts
     }
 
     /// Every valid ad's targeting, in feed order.
@@ -220,7 +228,8 @@ impl Catalog {
         &self.ads
     }
 
-    /// Every feed entry skipped by validation, with the rule it broke.
+    /// The skipped feed entries kept for `/explain`, with the rule each
+    /// broke: a bounded few, not all of them.
     pub fn skipped_entries(&self) -> &[Skipped] {
         &self.skipped_entries
     }
@@ -255,7 +264,7 @@ mod tests {
     fn catalog(ads: Vec<Ad>) -> Catalog {
         Catalog::compile(&Feed {
             ads,
-            skipped: vec![],
+            ..Feed::default()
         })
     }
 

@@ -8,7 +8,10 @@
 mod fetch;
 mod hop;
 mod parse;
+mod scan;
+pub mod skipped;
 pub mod snapshot;
+mod validate;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use std::time::Duration;
 pub use fetch::{FetchLimits, Fetched, RedirectError, Validators};
 pub use hop::TransportError;
 pub use parse::parse;
+pub use skipped::{Rule, SkipCounts, Skipped};
 
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
@@ -38,35 +42,22 @@ pub struct Ad {
     pub zone: Option<Zone>,
 }
 
-/// An entry of the feed that broke a rule and is not served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
-    /// Position in the feed's `ads` array.
-    pub index: usize,
-    /// The entry's `id`, when it had a string one.
-    pub id: Option<String>,
-    /// Its `country` and `lang` as given (canonical where they parse), so
-    /// `/explain` can list it under its pair.
-    pub country: Option<String>,
-    pub lang: Option<String>,
-    /// The rule it broke, in words.
-    pub rule: String,
-}
-
-impl fmt::Display for Skipped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.id {
-            Some(id) => write!(f, "ad {id:?} (#{}): {}", self.index, self.rule),
-            None => write!(f, "ad #{}: {}", self.index, self.rule),
-        }
-    }
-}
-
 /// A parsed feed: the ads to serve and the ones skipped.
 #[derive(Debug, Clone, Default)]
 pub struct Feed {
     pub ads: Vec<Ad>,
+    /// The skipped entries kept for the log and `/explain`: a bounded few
+    /// ([`skipped`] says which), not all of them.
     pub skipped: Vec<Skipped>,
+    /// Every skipped entry, counted per rule.
+    pub skip_counts: SkipCounts,
+}
+
+impl Feed {
+    /// Logs the skipped entries: a few by name per rule, then a count.
+    pub fn log_skipped(&self) {
+        skipped::log_skipped(&self.skipped, &self.skip_counts);
+    }
 }
 
 /// Why a whole feed document was not used.
@@ -255,20 +246,5 @@ mod tests {
             let source = FeedSource::parse(source);
             assert!(source.check_transport(true).is_err(), "{source}");
         }
-    }
-
-    #[test]
-    fn skipped_names_the_ad_and_the_rule() {
-        let s = Skipped {
-            index: 3,
-            id: Some("59d4fb16".into()),
-            country: Some("us".into()),
-            lang: Some("eng".into()),
-            rule: "end_hour 25 is outside 0..=24".into(),
-        };
-        assert_eq!(
-            s.to_string(),
-            r#"ad "59d4fb16" (#3): end_hour 25 is outside 0..=24"#
-        );
     }
 }

@@ -1,19 +1,29 @@
-//! Turning a feed document into typed, validated ads (SPEC §4).
+//! Turning a feed document into typed, validated ads (README, "Live
+//! campaigns").
 //!
 //! Pure: bytes in, [`Feed`] out. A broken ad is skipped with the rule it
 //! broke; only a document that is not JSON or has no `ads` array is rejected
 //! whole. No I/O, no logging: the caller decides what to tell the operator.
+//! Whatever the document holds, what is kept grows with the valid ads
+//! only: skipped entries are counted, and a bounded few kept
+//! ([`super::skipped`]).
 
 use std::cell::RefCell;
 
 use simd_json::prelude::*;
-use simd_json::tape::Value as Json;
+use simd_json::tape::Node;
 use simd_json::{Buffers, Tape};
 
-use super::{Ad, Feed, FeedError, Skipped};
-use crate::clock::Zone;
+use super::scan::{self, Flaw, FlawKind};
+use super::skipped::{cut, Broken, Keeper, Rule, MAX_ID_BYTES};
+use super::validate::validate;
+use super::{Feed, FeedError, Skipped};
 use crate::codes::{Country, Lang};
-use crate::window::Window;
+
+/// The fewest bytes a valid ad takes in a document: bounds what is
+/// reserved up front, so a document of tiny junk entries reserves nothing
+/// for ads it does not hold.
+const MIN_AD_BYTES: usize = 64;
 
 /// Parses and validates a whole feed document.
 ///
@@ -21,13 +31,15 @@ use crate::window::Window;
 /// document is read straight off simd-json's tape, without building a tree
 /// of maps: about half the time on a million-ad feed.
 pub fn parse(mut body: Vec<u8>) -> Result<Feed, FeedError> {
+    let flaws = scan::neutralise(&mut body);
+    let len = body.len();
     SCRATCH.with_borrow_mut(|kept| {
         let (mut buffers, tape) = kept
             .take()
             .unwrap_or_else(|| (Buffers::new(body.len()), Tape::null()));
         let mut tape = tape.reset();
         let feed = match simd_json::fill_tape(&mut body, &mut buffers, &mut tape) {
-            Ok(()) => read(&tape),
+            Ok(()) => read(&tape, &flaws, len),
             Err(e) => Err(FeedError::InvalidJson(e.to_string())),
         };
         *kept = Some((buffers, tape.reset()));
@@ -45,209 +57,174 @@ thread_local! {
     static SCRATCH: RefCell<Option<(Buffers, Tape<'static>)>> = const { RefCell::new(None) };
 }
 
-/// The feed on a parsed tape.
-fn read(tape: &Tape<'_>) -> Result<Feed, FeedError> {
-    let root = tape.as_value();
-    let entries = root
+/// Nodes a value takes on the tape, its own included.
+fn span(node: &Node<'_>) -> usize {
+    match node {
+        Node::Object { count, .. } | Node::Array { count, .. } => count + 1,
+        _ => 1,
+    }
+}
+
+/// Where the root object's first `"ads"` value sits on the tape: the one
+/// `get("ads")` returns.
+fn ads_node(nodes: &[Node<'_>]) -> Option<usize> {
+    let &Node::Object { len, .. } = nodes.first()? else {
+        return None;
+    };
+    let mut at = 1;
+    for _ in 0..len {
+        let key = nodes.get(at)?;
+        at += 1;
+        if *key == Node::String("ads") {
+            return Some(at);
+        }
+        at += span(nodes.get(at)?);
+    }
+    None
+}
+
+/// The feed on a parsed tape; `flaws` are the pre-scan's, `len` the
+/// document's size.
+fn read(tape: &Tape<'_>, flaws: &[Flaw], len: usize) -> Result<Feed, FeedError> {
+    let entries = tape
+        .as_value()
         .get("ads")
         .and_then(|ads| ads.as_array())
         .ok_or(FeedError::NoAdsArray)?;
+    let nodes = &tape.0[..];
+    let mut at = ads_node(nodes).ok_or(FeedError::NoAdsArray)? + 1;
+    // Flaws before the array are outside every ad: neutralised, ignored.
+    let first = at;
+    let mut flaws = flaws
+        .iter()
+        .skip_while(|f| (f.node as usize) < first)
+        .peekable();
 
     let mut feed = Feed::default();
-    feed.ads.reserve(entries.len());
+    let room = entries.len().min(len / MIN_AD_BYTES);
+    feed.ads.reserve(room);
     // Ids borrow from the document, which outlives the loop.
-    let mut seen = ahash::AHashSet::with_capacity(entries.len());
+    let mut seen = ahash::AHashSet::with_capacity(room);
+    let mut keeper = Keeper::default();
     for (index, entry) in entries.iter().enumerate() {
-        let broken = match validate(&entry) {
-            Ok(ad) if seen.insert(ad.id) => {
-                feed.ads.push(ad.into_owned());
-                continue;
-            }
-            Ok(_) => "id repeats an earlier ad; the first one is kept".to_owned(),
-            Err(rule) => rule,
+        let end = at + span(&nodes[at]);
+        let mut flawed = None;
+        while let Some(flaw) = flaws.next_if(|f| (f.node as usize) < end) {
+            flawed = flawed.or(Some(*flaw));
+        }
+        let broken = match flawed {
+            Some(flaw) => flaw_rule(flaw, &nodes[at..end], at),
+            None => match validate(&entry) {
+                Ok(ad) if seen.insert(ad.id) => {
+                    feed.ads.push(ad.into_owned());
+                    at = end;
+                    continue;
+                }
+                Ok(_) => Broken::new(
+                    Rule::RepeatedId,
+                    "id repeats an earlier ad; the first one is kept",
+                ),
+                Err(broken) => broken,
+            },
         };
+        at = end;
         let text = |field| entry.get(field).and_then(|v| v.into_string());
-        feed.skipped.push(Skipped {
-            index,
-            id: text("id").map(str::to_owned),
-            country: text("country").map(|c| match Country::parse(c.as_bytes()) {
-                Some(code) => code.as_str().to_owned(),
-                None => c.to_ascii_lowercase(),
-            }),
-            lang: text("lang").map(|l| match Lang::parse(l.as_bytes()) {
-                Some(code) => code.as_str().to_owned(),
-                None => l.to_ascii_lowercase(),
-            }),
-            rule: broken,
+        // Longer text is no code: not worth parsing, or keeping.
+        let code = |field| text(field).filter(|c| c.len() <= 32);
+        let country = code("country").and_then(|c| match c {
+            "*" => Some(Country::ANY),
+            c => Country::parse(c.as_bytes()),
         });
+        let lang = code("lang").and_then(|l| match l {
+            "*" => Some(Lang::ANY),
+            l => Lang::parse(l.as_bytes()),
+        });
+        if keeper.admit(broken.rule, country, lang) {
+            feed.skipped.push(Skipped {
+                index,
+                id: text("id").map(|id| cut(id, MAX_ID_BYTES).into()),
+                country,
+                lang,
+                rule: broken.rule,
+                detail: broken.detail,
+            });
+        }
     }
+    feed.skip_counts = keeper.counts();
     Ok(feed)
 }
 
-/// A valid ad still borrowing its strings from the document.
-struct Valid<'v> {
-    id: &'v str,
-    video_url: &'v str,
-    country: Country,
-    lang: Lang,
-    window: Window,
-    weight: u32,
-    zone: Option<Zone>,
+/// Where in an entry a flaw sits.
+enum Place<'k> {
+    /// A field's name.
+    Key,
+    /// A field's value itself.
+    Value(&'k str),
+    /// Somewhere inside a field's value.
+    Inside(&'k str),
+    /// Not under a field: the entry is not an object.
+    Entry,
 }
 
-impl Valid<'_> {
-    fn into_owned(self) -> Ad {
-        Ad {
-            id: self.id.to_owned(),
-            video_url: self.video_url.to_owned(),
-            country: self.country,
-            lang: self.lang,
-            window: self.window,
-            weight: self.weight,
-            zone: self.zone,
+/// The rule an entry broke by holding a flaw, naming the field it is in.
+/// `entry` is the entry's nodes, starting at tape index `first`.
+fn flaw_rule(flaw: Flaw, entry: &[Node<'_>], first: usize) -> Broken {
+    let node = flaw.node as usize - first;
+    let mut place = Place::Entry;
+    if let Node::Object { len, .. } = entry[0] {
+        let mut at = 1;
+        for _ in 0..len {
+            let (Some(&Node::String(key)), Some(value)) = (entry.get(at), entry.get(at + 1)) else {
+                break;
+            };
+            let end = at + 1 + span(value);
+            if node == at {
+                place = Place::Key;
+                break;
+            }
+            if node < end {
+                place = if node == at + 1 {
+                    Place::Value(key)
+                } else {
+                    Place::Inside(key)
+                };
+                break;
+            }
+            at = end;
         }
     }
-}
-
-/// Checks one entry against every rule, returning the first rule it breaks.
-fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, String> {
-    if !entry.is_object() {
-        return Err("an ad must be a JSON object".into());
-    }
-    let id = string(entry, "id")?;
-    if id.is_empty() {
-        return Err("id is empty".into());
-    }
-    let video_url = string(entry, "video_url")?;
-    if !is_absolute_http_url(video_url) {
-        return Err(format!(
-            "video_url {video_url:?} is not an absolute http(s) URL"
-        ));
-    }
-    let country = match string(entry, "country")? {
-        "*" => Country::ANY,
-        country => Country::parse(country.as_bytes())
-            .ok_or_else(|| format!("country {country:?} is not two ASCII letters or \"*\""))?,
+    let (rule, what) = match flaw.kind {
+        FlawKind::NumberOutOfRange => (
+            Rule::NumberOutOfRange,
+            "a number out of range (past 64-bit integers or floating point)",
+        ),
+        FlawKind::LoneSurrogate => (
+            Rule::LoneSurrogate,
+            "a lone surrogate escape, which is not valid text",
+        ),
     };
-    let lang = match string(entry, "lang")? {
-        "*" => Lang::ANY,
-        lang => Lang::parse(lang.as_bytes())
-            .ok_or_else(|| format!("lang {lang:?} is not a language code or \"*\""))?,
+    let detail = match place {
+        Place::Key => format!("a field name holds {what}"),
+        Place::Value(key) => format!("{} is {what}", cut(key, 64)),
+        Place::Inside(key) => format!("{} holds {what}", cut(key, 64)),
+        Place::Entry => format!("the entry holds {what}"),
     };
-    let start = hour(entry, "start_hour", 23)?;
-    let end = hour(entry, "end_hour", 24)?;
-    Ok(Valid {
-        id,
-        video_url,
-        country,
-        lang,
-        window: Window::new(start, end),
-        weight: weight(entry)?,
-        zone: zone(entry)?,
-    })
-}
-
-/// `weight`: optional, a positive integer that fits 32 bits; default 1.
-fn weight(entry: &Json<'_, '_>) -> Result<u32, String> {
-    let Some(value) = entry.get("weight") else {
-        return Ok(1);
-    };
-    match (value.as_i64(), value.as_u64()) {
-        (Some(n), _) if n >= 1 && n <= i64::from(u32::MAX) => Ok(n as u32),
-        (Some(n), _) => Err(format!(
-            "weight {n} is not a positive integer up to {}",
-            u32::MAX
-        )),
-        (None, Some(n)) => Err(format!(
-            "weight {n} is not a positive integer up to {}",
-            u32::MAX
-        )),
-        (None, None) => Err(format!(
-            "weight must be a positive integer, not {}",
-            kind(&value)
-        )),
-    }
-}
-
-/// `timezone`: optional, an IANA zone name that the ad's hours are read in.
-fn zone(entry: &Json<'_, '_>) -> Result<Option<Zone>, String> {
-    let Some(value) = entry.get("timezone") else {
-        return Ok(None);
-    };
-    let kind = kind(&value);
-    let name = value
-        .into_string()
-        .ok_or_else(|| format!("timezone must be a string, not {kind}"))?;
-    name.parse::<chrono_tz::Tz>()
-        .map(|tz| Some(Zone::Iana(tz)))
-        .map_err(|_| format!("timezone {name:?} is not an IANA time zone"))
-}
-
-fn string<'i>(entry: &Json<'_, 'i>, field: &str) -> Result<&'i str, String> {
-    let value = entry
-        .get(field)
-        .ok_or_else(|| format!("{field} is missing"))?;
-    let kind = kind(&value);
-    value
-        .into_string()
-        .ok_or_else(|| format!("{field} must be a string, not {kind}"))
-}
-
-fn hour(entry: &Json<'_, '_>, field: &str, max: i64) -> Result<u8, String> {
-    let value = entry
-        .get(field)
-        .ok_or_else(|| format!("{field} is missing"))?;
-    let n = match (value.as_i64(), value.as_u64()) {
-        (Some(n), _) => n,
-        (None, Some(n)) => return Err(format!("{field} {n} is outside 0..={max}")),
-        (None, None) => {
-            return Err(format!("{field} must be an integer, not {}", kind(&value)));
-        }
-    };
-    if (0..=max).contains(&n) {
-        Ok(n as u8)
-    } else {
-        Err(format!("{field} {n} is outside 0..={max}"))
-    }
-}
-
-fn kind(v: &Json<'_, '_>) -> &'static str {
-    match v.value_type() {
-        ValueType::Null => "null",
-        ValueType::Bool => "a boolean",
-        ValueType::String => "a string",
-        ValueType::Array => "an array",
-        ValueType::Object => "an object",
-        ValueType::F64 => "a fractional number",
-        _ => "a number",
-    }
-}
-
-/// `http://` or `https://` (scheme in any case), a non-empty host, and no
-/// whitespace or control characters anywhere.
-fn is_absolute_http_url(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _port)| h);
-    scheme_ok && !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+    Broken::new(rule, detail)
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::window::Window;
 
-    const GOOD: &str = r#"{"id":"a1","video_url":"https://cdn.example.com/a1.mp4","country":"US","lang":"ENG","start_hour":1,"end_hour":14}"#;
+    pub(in crate::feed) const GOOD: &str = r#"{"id":"a1","video_url":"https://cdn.example.com/a1.mp4","country":"US","lang":"ENG","start_hour":1,"end_hour":14}"#;
 
-    fn feed_of(ads: &[&str]) -> Vec<u8> {
+    pub(in crate::feed) fn feed_of(ads: &[&str]) -> Vec<u8> {
         format!(r#"{{"ads":[{}]}}"#, ads.join(",")).into_bytes()
     }
 
     /// `GOOD` with one field's JSON text replaced (or removed, for `None`).
-    fn with(field: &str, value: Option<&str>) -> String {
+    pub(in crate::feed) fn with(field: &str, value: Option<&str>) -> String {
         let mut fields: Vec<(String, String)> = vec![
             ("id".into(), r#""a1""#.into()),
             (
@@ -268,11 +245,11 @@ mod tests {
     }
 
     /// The one rule a single bad ad breaks.
-    fn rule_of(ad: &str) -> String {
+    pub(in crate::feed) fn rule_of(ad: &str) -> String {
         let feed = parse(feed_of(&[ad])).unwrap();
         assert!(feed.ads.is_empty(), "{ad} should be skipped");
         assert_eq!(feed.skipped.len(), 1);
-        feed.skipped[0].rule.clone()
+        feed.skipped[0].detail.to_string()
     }
 
     #[test]
@@ -288,168 +265,123 @@ mod tests {
     }
 
     #[test]
-    fn missing_fields_are_skipped() {
-        for field in [
-            "id",
-            "video_url",
-            "country",
-            "lang",
-            "start_hour",
-            "end_hour",
-        ] {
-            assert_eq!(rule_of(&with(field, None)), format!("{field} is missing"));
-        }
-    }
-
-    #[test]
-    fn wrong_types_are_skipped() {
-        let cases = [
-            ("id", "12", "id must be a string, not a number"),
-            ("video_url", "null", "video_url must be a string, not null"),
-            (
-                "country",
-                r#"["us"]"#,
-                "country must be a string, not an array",
-            ),
-            ("lang", "{}", "lang must be a string, not an object"),
-            (
-                "start_hour",
-                r#""1""#,
-                "start_hour must be an integer, not a string",
-            ),
-            (
-                "end_hour",
-                "14.5",
-                "end_hour must be an integer, not a fractional number",
-            ),
-            (
-                "end_hour",
-                "true",
-                "end_hour must be an integer, not a boolean",
-            ),
-        ];
-        for (field, value, rule) in cases {
-            assert_eq!(rule_of(&with(field, Some(value))), rule, "{field}={value}");
-        }
-    }
-
-    #[test]
-    fn hours_out_of_range_are_skipped() {
-        let cases = [
-            ("start_hour", "24", "start_hour 24 is outside 0..=23"),
-            ("start_hour", "-1", "start_hour -1 is outside 0..=23"),
-            ("end_hour", "25", "end_hour 25 is outside 0..=24"),
-            (
-                "end_hour",
-                "18446744073709551615",
-                "end_hour 18446744073709551615 is outside 0..=24",
-            ),
-        ];
-        for (field, value, rule) in cases {
-            assert_eq!(rule_of(&with(field, Some(value))), rule);
-        }
-        let feed = parse(feed_of(&[&with("end_hour", Some("24"))])).unwrap();
-        assert_eq!(feed.ads.len(), 1, "end_hour 24 is the end of the day");
-    }
-
-    #[test]
-    fn bad_urls_are_skipped() {
-        for url in [
-            "ftp://cdn.example.com/a.mp4",
-            "/ads/a.mp4",
-            "cdn.example.com/a.mp4",
-            "https://",
-            "https:///a.mp4",
-            "https://cdn.example.com/a b.mp4",
-            "javascript:alert(1)",
-            "",
-        ] {
-            let rule = rule_of(&with("video_url", Some(&format!("{url:?}"))));
-            assert!(
-                rule.contains("not an absolute http(s) URL"),
-                "{url}: {rule}"
-            );
-        }
-        for url in [
-            "http://cdn.example.com/a.mp4",
-            "HTTPS://cdn.example.com:8443/a?x=1",
-        ] {
-            let feed = parse(feed_of(&[&with("video_url", Some(&format!("{url:?}")))])).unwrap();
-            assert_eq!(feed.ads.len(), 1, "{url}");
-        }
-    }
-
-    #[test]
-    fn bad_codes_are_skipped() {
-        for country in ["usa", "u", "", "u1", "ü"] {
-            let rule = rule_of(&with("country", Some(&format!("{country:?}"))));
-            assert!(
-                rule.contains("is not two ASCII letters or"),
-                "{country}: {rule}"
-            );
-        }
-        for lang in ["e", "engl", "", "en1", "e n"] {
-            let rule = rule_of(&with("lang", Some(&format!("{lang:?}"))));
-            assert!(rule.contains("is not a language code or"), "{lang}: {rule}");
-        }
-    }
-
-    #[test]
-    fn weights_default_to_one_and_must_be_positive_integers() {
-        let feed = parse(feed_of(&[GOOD])).unwrap();
-        assert_eq!(feed.ads[0].weight, 1);
-        let feed = parse(feed_of(&[&with("weight", Some("7"))])).unwrap();
-        assert_eq!(feed.ads[0].weight, 7);
-        let cases = [
-            ("0", "weight 0 is not a positive integer up to 4294967295"),
-            ("-2", "weight -2 is not a positive integer up to 4294967295"),
-            (
-                "4294967296",
-                "weight 4294967296 is not a positive integer up to 4294967295",
-            ),
-            (
-                "1.5",
-                "weight must be a positive integer, not a fractional number",
-            ),
-            ("\"3\"", "weight must be a positive integer, not a string"),
-            ("null", "weight must be a positive integer, not null"),
-        ];
-        for (value, rule) in cases {
-            assert_eq!(rule_of(&with("weight", Some(value))), rule, "{value}");
-        }
-    }
-
-    #[test]
-    fn wildcards_and_zones_are_read() {
-        let ad = with("country", Some("\"*\""))
-            .replace(r#""lang":"eng""#, r#""lang":"*","timezone":"Asia/Kolkata""#);
-        let feed = parse(feed_of(&[&ad])).unwrap();
-        let ad = &feed.ads[0];
-        assert!(ad.country.is_any() && ad.lang.is_any());
-        assert_eq!(ad.zone, Some("Asia/Kolkata".parse().unwrap()));
-        assert_eq!(
-            rule_of(&with("timezone", Some("\"Mars/Base\""))),
-            r#"timezone "Mars/Base" is not an IANA time zone"#
-        );
-        assert_eq!(
-            rule_of(&with("timezone", Some("5"))),
-            "timezone must be a string, not a number"
-        );
-    }
-
-    #[test]
-    fn empty_id_is_skipped() {
-        assert_eq!(rule_of(&with("id", Some(r#""""#))), "id is empty");
-    }
-
-    #[test]
     fn repeated_id_keeps_the_first() {
         let second = GOOD.replace("a1.mp4", "other.mp4");
         let feed = parse(feed_of(&[GOOD, &second])).unwrap();
         assert_eq!(feed.ads.len(), 1);
         assert_eq!(feed.ads[0].video_url, "https://cdn.example.com/a1.mp4");
         assert_eq!(feed.skipped[0].index, 1);
-        assert!(feed.skipped[0].rule.contains("repeats"));
+        assert!(feed.skipped[0].detail.contains("repeats"));
+    }
+
+    /// The ids of the served ads and the rules of the skipped ones.
+    fn outcome(ads: &[&str]) -> (Vec<String>, Vec<(usize, String)>) {
+        let feed = parse(feed_of(ads)).expect("one bad ad must not reject the feed");
+        (
+            feed.ads.iter().map(|a| a.id.clone()).collect(),
+            feed.skipped
+                .iter()
+                .map(|s| (s.index, s.detail.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_number_out_of_range_skips_only_its_ad() {
+        for number in [
+            "1e400",
+            "18446744073709551616",
+            "-1e400",
+            "-9223372036854775809",
+        ] {
+            for (field, detail) in [
+                ("start_hour", "start_hour is a number out of range"),
+                ("end_hour", "end_hour is a number out of range"),
+                ("weight", "weight is a number out of range"),
+                ("budget", "budget is a number out of range"),
+            ] {
+                let bad = with(field, Some(number)).replace(r#""a1""#, r#""bad""#);
+                let (served, skipped) = outcome(&[&bad, GOOD]);
+                assert_eq!(served, ["a1"], "{field}={number}");
+                assert_eq!(skipped.len(), 1);
+                assert!(
+                    skipped[0].1.starts_with(detail),
+                    "{field}={number}: {skipped:?}"
+                );
+            }
+        }
+        let nested = GOOD.replace('}', r#","extra":{"deep":[1,2,1e999]}}"#);
+        let (served, skipped) = outcome(&[&nested]);
+        assert!(served.is_empty());
+        assert!(skipped[0]
+            .1
+            .starts_with("extra holds a number out of range"));
+        // Outside the ads array, it harms no ad.
+        let body = format!(r#"{{"version":1e400,"ads":[{GOOD}],"z":2e400}}"#);
+        assert_eq!(parse(body.into_bytes()).unwrap().ads.len(), 1);
+    }
+
+    #[test]
+    fn a_lone_surrogate_skips_its_ad_and_never_collides() {
+        let ad = |id: &str| GOOD.replace(r#""a1""#, &format!(r#""{id}""#));
+        let (served, skipped) = outcome(&[&ad(r"x\ud800"), &ad(r"x\udbff"), &ad("a1")]);
+        assert_eq!(served, ["a1"]);
+        assert_eq!(skipped.len(), 2);
+        for (_, detail) in &skipped {
+            assert_eq!(
+                detail,
+                "id is a lone surrogate escape, which is not valid text"
+            );
+        }
+        for lone in [r"x\udc00", r"x\ud800\u0041", r"x\ud800\ue000", r"\udfff"] {
+            let (served, skipped) = outcome(&[&ad(lone), GOOD]);
+            assert_eq!(served, ["a1"], "{lone}");
+            assert!(skipped[0].1.contains("lone surrogate"), "{lone}");
+        }
+        let in_url = with("video_url", Some(r#""https://v.example/\ud800.mp4""#));
+        assert!(outcome(&[&in_url]).1[0]
+            .1
+            .starts_with("video_url is a lone"));
+        let in_key = GOOD.replace('}', r#","k\udc00":1}"#);
+        assert!(outcome(&[&in_key]).1[0].1.starts_with("a field name holds"));
+        // A valid pair is text.
+        let (served, _) = outcome(&[&ad(r"x\ud83d\ude00")]);
+        assert_eq!(served, ["x\u{1f600}"]);
+    }
+
+    #[test]
+    fn ids_and_urls_have_length_limits() {
+        let id = |n: usize| with("id", Some(&format!("{:?}", "i".repeat(n))));
+        assert_eq!(outcome(&[&id(256)]).0.len(), 1);
+        let (served, skipped) = outcome(&[&id(300)]);
+        assert!(served.is_empty());
+        assert_eq!(skipped[0].1, "id is 300 bytes, over the 256-byte limit");
+        // Measured after unescaping: 129 six-byte escapes of `é` are 258 bytes.
+        let escaped = with("id", Some(&format!(r#""{}""#, r"\u00e9".repeat(129))));
+        assert_eq!(
+            outcome(&[&escaped]).1[0].1,
+            "id is 258 bytes, over the 256-byte limit"
+        );
+        let url = |n: usize| {
+            let path = "p".repeat(n - "https://v.example/".len());
+            with("video_url", Some(&format!(r#""https://v.example/{path}""#)))
+        };
+        assert_eq!(outcome(&[&url(2048)]).0.len(), 1);
+        assert_eq!(
+            outcome(&[&url(1 << 20)]).1[0].1,
+            "video_url is 1048576 bytes, over the 2048-byte limit"
+        );
+    }
+
+    #[test]
+    fn what_is_kept_of_a_skipped_ad_is_cut() {
+        let huge = "i".repeat(1 << 20);
+        let ad = with("id", Some(&format!("{huge:?}"))).replace(r#""us""#, &format!("{huge:?}"));
+        let feed = parse(feed_of(&[&ad])).unwrap();
+        let kept = &feed.skipped[0];
+        assert!(kept.id.as_deref().unwrap().len() <= MAX_ID_BYTES + "…".len());
+        assert!(kept.to_string().len() < 400, "{}", kept.to_string().len());
+        assert_eq!(kept.country, None);
     }
 
     #[test]
@@ -464,7 +396,7 @@ mod tests {
     fn non_object_entries_are_skipped() {
         let feed = parse(feed_of(&["42", GOOD])).unwrap();
         assert_eq!(feed.ads.len(), 1);
-        assert_eq!(feed.skipped[0].rule, "an ad must be a JSON object");
+        assert_eq!(feed.skipped[0].detail, "an ad must be a JSON object");
     }
 
     #[test]

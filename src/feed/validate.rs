@@ -1,0 +1,380 @@
+//! The rules one feed entry must follow to be served (README, "Live
+//! campaigns"), checked on simd-json's tape.
+//!
+//! Pure and per entry: no document-level rules (repeats, flaws found by
+//! the pre-scan) and no logging. Every value quoted in a rule's words is
+//! cut ([`shown`]), so a huge value never makes a huge line.
+
+use simd_json::prelude::*;
+use simd_json::tape::Value as Json;
+
+use super::skipped::{shown, Broken, Rule, MAX_ID_BYTES, MAX_URL_BYTES};
+use super::Ad;
+use crate::clock::Zone;
+use crate::codes::{Country, Lang};
+use crate::window::Window;
+
+/// A valid ad still borrowing its strings from the document.
+pub(super) struct Valid<'v> {
+    pub id: &'v str,
+    video_url: &'v str,
+    country: Country,
+    lang: Lang,
+    window: Window,
+    weight: u32,
+    zone: Option<Zone>,
+}
+
+impl Valid<'_> {
+    pub fn into_owned(self) -> Ad {
+        Ad {
+            id: self.id.to_owned(),
+            video_url: self.video_url.to_owned(),
+            country: self.country,
+            lang: self.lang,
+            window: self.window,
+            weight: self.weight,
+            zone: self.zone,
+        }
+    }
+}
+
+/// Checks one entry against every rule, returning the first rule it breaks.
+pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, Broken> {
+    if !entry.is_object() {
+        return Err(Broken::new(
+            Rule::NotAnObject,
+            "an ad must be a JSON object",
+        ));
+    }
+    let id = string(entry, "id")?;
+    if id.is_empty() {
+        return Err(Broken::new(Rule::EmptyId, "id is empty"));
+    }
+    within(id, "id", MAX_ID_BYTES)?;
+    let video_url = string(entry, "video_url")?;
+    within(video_url, "video_url", MAX_URL_BYTES)?;
+    if !is_absolute_http_url(video_url) {
+        return Err(Broken::new(
+            Rule::BadUrl,
+            format!(
+                "video_url {} is not an absolute http(s) URL",
+                shown(video_url)
+            ),
+        ));
+    }
+    let country = match string(entry, "country")? {
+        "*" => Country::ANY,
+        country => Country::parse(country.as_bytes()).ok_or_else(|| {
+            Broken::new(
+                Rule::BadCountry,
+                format!(
+                    "country {} is not two ASCII letters or \"*\"",
+                    shown(country)
+                ),
+            )
+        })?,
+    };
+    let lang = match string(entry, "lang")? {
+        "*" => Lang::ANY,
+        lang => Lang::parse(lang.as_bytes()).ok_or_else(|| {
+            Broken::new(
+                Rule::BadLang,
+                format!("lang {} is not a language code or \"*\"", shown(lang)),
+            )
+        })?,
+    };
+    let start = hour(entry, "start_hour", 23)?;
+    let end = hour(entry, "end_hour", 24)?;
+    Ok(Valid {
+        id,
+        video_url,
+        country,
+        lang,
+        window: Window::new(start, end),
+        weight: weight(entry)?,
+        zone: zone(entry)?,
+    })
+}
+
+/// `value` is at most `max` bytes.
+fn within(value: &str, field: &str, max: usize) -> Result<(), Broken> {
+    if value.len() <= max {
+        return Ok(());
+    }
+    Err(Broken::new(
+        Rule::TooLong,
+        format!(
+            "{field} is {} bytes, over the {}-byte limit",
+            value.len(),
+            max
+        ),
+    ))
+}
+
+/// `weight`: optional, a positive integer that fits 32 bits; default 1.
+fn weight(entry: &Json<'_, '_>) -> Result<u32, Broken> {
+    let Some(value) = entry.get("weight") else {
+        return Ok(1);
+    };
+    let out_of_range = |n: &dyn std::fmt::Display| {
+        Broken::new(
+            Rule::BadWeight,
+            format!("weight {n} is not a positive integer up to {}", u32::MAX),
+        )
+    };
+    match (value.as_i64(), value.as_u64()) {
+        (Some(n), _) if n >= 1 && n <= i64::from(u32::MAX) => Ok(n as u32),
+        (Some(n), _) => Err(out_of_range(&n)),
+        (None, Some(n)) => Err(out_of_range(&n)),
+        (None, None) => Err(Broken::new(
+            Rule::BadWeight,
+            format!("weight must be a positive integer, not {}", kind(&value)),
+        )),
+    }
+}
+
+/// `timezone`: optional, an IANA zone name that the ad's hours are read in.
+fn zone(entry: &Json<'_, '_>) -> Result<Option<Zone>, Broken> {
+    let Some(value) = entry.get("timezone") else {
+        return Ok(None);
+    };
+    let kind = kind(&value);
+    let name = value.into_string().ok_or_else(|| {
+        Broken::new(
+            Rule::WrongType,
+            format!("timezone must be a string, not {kind}"),
+        )
+    })?;
+    name.parse::<chrono_tz::Tz>()
+        .map(|tz| Some(Zone::Iana(tz)))
+        .map_err(|_| {
+            Broken::new(
+                Rule::BadZone,
+                format!("timezone {} is not an IANA time zone", shown(name)),
+            )
+        })
+}
+
+fn string<'i>(entry: &Json<'_, 'i>, field: &str) -> Result<&'i str, Broken> {
+    let value = entry
+        .get(field)
+        .ok_or_else(|| Broken::new(Rule::Missing, format!("{field} is missing")))?;
+    let kind = kind(&value);
+    value.into_string().ok_or_else(|| {
+        Broken::new(
+            Rule::WrongType,
+            format!("{field} must be a string, not {kind}"),
+        )
+    })
+}
+
+fn hour(entry: &Json<'_, '_>, field: &str, max: i64) -> Result<u8, Broken> {
+    let value = entry
+        .get(field)
+        .ok_or_else(|| Broken::new(Rule::Missing, format!("{field} is missing")))?;
+    let outside = |n: &dyn std::fmt::Display| {
+        Broken::new(Rule::BadHour, format!("{field} {n} is outside 0..={max}"))
+    };
+    let n = match (value.as_i64(), value.as_u64()) {
+        (Some(n), _) => n,
+        (None, Some(n)) => return Err(outside(&n)),
+        (None, None) => {
+            return Err(Broken::new(
+                Rule::WrongType,
+                format!("{field} must be an integer, not {}", kind(&value)),
+            ));
+        }
+    };
+    if (0..=max).contains(&n) {
+        Ok(n as u8)
+    } else {
+        Err(outside(&n))
+    }
+}
+
+pub(super) fn kind(v: &Json<'_, '_>) -> &'static str {
+    match v.value_type() {
+        ValueType::Null => "null",
+        ValueType::Bool => "a boolean",
+        ValueType::String => "a string",
+        ValueType::Array => "an array",
+        ValueType::Object => "an object",
+        ValueType::F64 => "a fractional number",
+        _ => "a number",
+    }
+}
+
+/// `http://` or `https://` (scheme in any case), a non-empty host, and no
+/// whitespace or control characters anywhere.
+fn is_absolute_http_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _port)| h);
+    scheme_ok && !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::feed::parse;
+    use crate::feed::parse::tests::{feed_of, rule_of, with, GOOD};
+
+    #[test]
+    fn missing_fields_are_skipped() {
+        for field in [
+            "id",
+            "video_url",
+            "country",
+            "lang",
+            "start_hour",
+            "end_hour",
+        ] {
+            assert_eq!(rule_of(&with(field, None)), format!("{field} is missing"));
+        }
+    }
+
+    #[test]
+    fn wrong_types_are_skipped() {
+        let cases = [
+            ("id", "12", "id must be a string, not a number"),
+            ("video_url", "null", "video_url must be a string, not null"),
+            (
+                "country",
+                r#"["us"]"#,
+                "country must be a string, not an array",
+            ),
+            ("lang", "{}", "lang must be a string, not an object"),
+            (
+                "start_hour",
+                r#""1""#,
+                "start_hour must be an integer, not a string",
+            ),
+            (
+                "end_hour",
+                "14.5",
+                "end_hour must be an integer, not a fractional number",
+            ),
+            (
+                "end_hour",
+                "true",
+                "end_hour must be an integer, not a boolean",
+            ),
+        ];
+        for (field, value, rule) in cases {
+            assert_eq!(rule_of(&with(field, Some(value))), rule, "{field}={value}");
+        }
+    }
+
+    #[test]
+    fn hours_out_of_range_are_skipped() {
+        let cases = [
+            ("start_hour", "24", "start_hour 24 is outside 0..=23"),
+            ("start_hour", "-1", "start_hour -1 is outside 0..=23"),
+            ("end_hour", "25", "end_hour 25 is outside 0..=24"),
+            (
+                "end_hour",
+                "18446744073709551615",
+                "end_hour 18446744073709551615 is outside 0..=24",
+            ),
+        ];
+        for (field, value, rule) in cases {
+            assert_eq!(rule_of(&with(field, Some(value))), rule);
+        }
+        let feed = parse(feed_of(&[&with("end_hour", Some("24"))])).unwrap();
+        assert_eq!(feed.ads.len(), 1, "end_hour 24 is the end of the day");
+    }
+
+    #[test]
+    fn bad_urls_are_skipped() {
+        for url in [
+            "ftp://cdn.example.com/a.mp4",
+            "/ads/a.mp4",
+            "cdn.example.com/a.mp4",
+            "https://",
+            "https:///a.mp4",
+            "https://cdn.example.com/a b.mp4",
+            "javascript:alert(1)",
+            "",
+        ] {
+            let rule = rule_of(&with("video_url", Some(&format!("{url:?}"))));
+            assert!(
+                rule.contains("not an absolute http(s) URL"),
+                "{url}: {rule}"
+            );
+        }
+        for url in [
+            "http://cdn.example.com/a.mp4",
+            "HTTPS://cdn.example.com:8443/a?x=1",
+        ] {
+            let feed = parse(feed_of(&[&with("video_url", Some(&format!("{url:?}")))])).unwrap();
+            assert_eq!(feed.ads.len(), 1, "{url}");
+        }
+    }
+
+    #[test]
+    fn bad_codes_are_skipped() {
+        for country in ["usa", "u", "", "u1", "ü"] {
+            let rule = rule_of(&with("country", Some(&format!("{country:?}"))));
+            assert!(
+                rule.contains("is not two ASCII letters or"),
+                "{country}: {rule}"
+            );
+        }
+        for lang in ["e", "engl", "", "en1", "e n"] {
+            let rule = rule_of(&with("lang", Some(&format!("{lang:?}"))));
+            assert!(rule.contains("is not a language code or"), "{lang}: {rule}");
+        }
+    }
+
+    #[test]
+    fn weights_default_to_one_and_must_be_positive_integers() {
+        let feed = parse(feed_of(&[GOOD])).unwrap();
+        assert_eq!(feed.ads[0].weight, 1);
+        let feed = parse(feed_of(&[&with("weight", Some("7"))])).unwrap();
+        assert_eq!(feed.ads[0].weight, 7);
+        let cases = [
+            ("0", "weight 0 is not a positive integer up to 4294967295"),
+            ("-2", "weight -2 is not a positive integer up to 4294967295"),
+            (
+                "4294967296",
+                "weight 4294967296 is not a positive integer up to 4294967295",
+            ),
+            (
+                "1.5",
+                "weight must be a positive integer, not a fractional number",
+            ),
+            ("\"3\"", "weight must be a positive integer, not a string"),
+            ("null", "weight must be a positive integer, not null"),
+        ];
+        for (value, rule) in cases {
+            assert_eq!(rule_of(&with("weight", Some(value))), rule, "{value}");
+        }
+    }
+
+    #[test]
+    fn wildcards_and_zones_are_read() {
+        let ad = with("country", Some("\"*\""))
+            .replace(r#""lang":"eng""#, r#""lang":"*","timezone":"Asia/Kolkata""#);
+        let feed = parse(feed_of(&[&ad])).unwrap();
+        let ad = &feed.ads[0];
+        assert!(ad.country.is_any() && ad.lang.is_any());
+        assert_eq!(ad.zone, Some("Asia/Kolkata".parse().unwrap()));
+        assert_eq!(
+            rule_of(&with("timezone", Some("\"Mars/Base\""))),
+            r#"timezone "Mars/Base" is not an IANA time zone"#
+        );
+        assert_eq!(
+            rule_of(&with("timezone", Some("5"))),
+            "timezone must be a string, not a number"
+        );
+    }
+
+    #[test]
+    fn empty_id_is_skipped() {
+        assert_eq!(rule_of(&with("id", Some(r#""""#))), "id is empty");
+    }
+}
