@@ -6,10 +6,13 @@ use std::sync::{Arc, Mutex};
 use super::{rows, Batch, Store, StoreError};
 use crate::ledger::event::{AdCounts, Day, EVENT_COUNT};
 
+/// One row of counts per `(day, ad)`.
+type Rows = HashMap<(Day, Arc<str>), [u64; EVENT_COUNT]>;
+
 /// Per `(day, ad)` counters behind one lock taken once per flush or read.
 #[derive(Default)]
 pub struct MemoryStore {
-    counts: Mutex<HashMap<(Day, Arc<str>), [u64; EVENT_COUNT]>>,
+    counts: Mutex<Rows>,
 }
 
 impl Store for MemoryStore {
