@@ -23,7 +23,7 @@
 //! Nothing here touches the network on the request path or on `/event`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -88,7 +88,12 @@ pub struct Ledger {
     queued: Mutex<VecDeque<QueuedEvent>>,
     /// The batch being written; held across the write so flushes are serial.
     pending: Mutex<Option<Batch>>,
+    /// The pending batch's total, readable while a write holds `pending`
+    /// (a metrics scrape must not wait on a slow store).
+    pending_total: AtomicU64,
     flush_ok: AtomicU64,
+    /// Whether the last flush failed (so an outage logs twice, not per tick).
+    failing: AtomicBool,
     flush_failures: AtomicU64,
     dropped: AtomicU64,
 }
@@ -109,7 +114,9 @@ impl Ledger {
             dedup: Mutex::new(dedup::Dedup::new(config.dedup)),
             queued: Mutex::new(VecDeque::new()),
             pending: Mutex::new(None),
+            pending_total: AtomicU64::new(0),
             flush_ok: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
             flush_failures: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         }
@@ -184,12 +191,14 @@ impl Ledger {
                 if batch.counts.is_empty() && batch.events.is_empty() {
                     return Ok(());
                 }
+                self.pending_total.store(batch.total(), Ordering::Relaxed);
                 *pending = Some(batch);
             }
             let batch = pending.as_ref().expect("set above");
             match self.store.apply(batch) {
                 Ok(()) => {
                     *pending = None;
+                    self.pending_total.store(0, Ordering::Relaxed);
                     self.flush_ok.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
@@ -201,10 +210,20 @@ impl Ledger {
         Ok(())
     }
 
-    /// [`Ledger::flush_now`], logging a failure (the flusher thread's call).
+    /// [`Ledger::flush_now`] for the flusher thread: logs when writes start
+    /// failing and when they recover, not once per interval of an outage.
     pub(crate) fn flush_logged(&self) {
-        if let Err(e) = self.flush_now() {
-            tracing::warn!(error = %e, pending = self.pending(), "ledger flush failed; counts kept and retried");
+        match self.flush_now() {
+            Err(e) if !self.failing.swap(true, Ordering::Relaxed) => {
+                tracing::warn!(error = %e, pending = self.pending(), "ledger flush failed; counts kept and retried every interval");
+            }
+            Ok(()) if self.failing.swap(false, Ordering::Relaxed) => {
+                tracing::info!(
+                    failures = self.flush_failures(),
+                    "ledger flush recovered; pending counts written"
+                );
+            }
+            _ => {}
         }
     }
 
@@ -229,7 +248,7 @@ impl Ledger {
     /// Counts not yet written: the pending batch, queued events and the
     /// tallies' undrained counts.
     pub fn pending(&self) -> u64 {
-        let batch = lock(&self.pending).as_ref().map_or(0, Batch::total);
+        let batch = self.pending_total.load(Ordering::Relaxed);
         let queued = lock(&self.queued).len() as u64;
         let tallies: u64 = lock(&self.tallies).values().map(|t| t.undrained()).sum();
         batch + queued + tallies

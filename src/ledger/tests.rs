@@ -166,3 +166,10 @@ fn the_flusher_flushes_on_its_interval_and_at_shutdown() {
     assert_eq!(ledger.stats(D, None).unwrap()[0].get(Event::Served), 1);
     flusher.shutdown();
 }
+
+#[test]
+fn a_queued_event_takes_40_bytes() {
+    // The outage bound in docs/delivery-ledger.md: 40 MB per million events.
+    assert_eq!(std::mem::size_of::<QueuedEvent>(), 40);
+    assert_eq!(std::mem::size_of::<AdTally>(), 160);
+}

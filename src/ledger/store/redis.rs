@@ -22,7 +22,7 @@ use crate::ledger::event::{AdCounts, Day, Event};
 
 /// How long a batch marker outlives its batch: far past any retry (a
 /// pending batch is retried every flush interval).
-const MARKER_TTL_SECS: u64 = 7 * 86_400;
+const MARKER_TTL_SECS: u64 = 2 * 86_400;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -17,7 +17,7 @@ use super::{rows, Batch, Store, StoreError};
 use crate::ledger::event::{AdCounts, Day, Event};
 
 /// Batch ids are kept this long (far past any retry), then pruned.
-const KEEP_BATCH_IDS_SECS: i64 = 7 * 86_400;
+const KEEP_BATCH_IDS_SECS: i64 = 2 * 86_400;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS counts (
