@@ -58,20 +58,25 @@ impl RedisServer {
         RedisServer::start_with(&[])
     }
 
-    /// A server with extra `redis-server` arguments.
+    /// A server with extra `redis-server` arguments. Another test may take
+    /// the free port first; then the server exits and a new port is tried.
     pub fn start_with(extra: &[&str]) -> RedisServer {
-        let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("adserver-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut server = RedisServer {
-            port,
-            dir,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-            child: None,
-        };
-        server.restart();
-        server
+        for _ in 0..5 {
+            let port = free_port();
+            let dir =
+                std::env::temp_dir().join(format!("adserver-redis-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut server = RedisServer {
+                port,
+                dir,
+                extra: extra.iter().map(|s| s.to_string()).collect(),
+                child: None,
+            };
+            if server.try_restart() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on 5 free ports");
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -84,15 +89,25 @@ impl RedisServer {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+            let port = self.port;
+            wait_until("the port to close", || {
+                TcpStream::connect(("127.0.0.1", port)).is_err()
+            });
         }
-        let port = self.port;
-        wait_until("the port to close", || {
-            TcpStream::connect(("127.0.0.1", port)).is_err()
-        });
     }
 
-    /// Starts the process again on the same port and waits for PING.
+    /// Starts the process again on the same port and waits for it to answer.
     pub fn restart(&mut self) {
+        assert!(
+            self.try_restart(),
+            "redis-server did not restart on port {}",
+            self.port
+        );
+    }
+
+    /// Starts the process and waits until the server on the port is this
+    /// one (its `process_id`), not another test's; false if it exited.
+    fn try_restart(&mut self) -> bool {
         self.kill();
         let child = Command::new("redis-server")
             .args([
@@ -112,11 +127,23 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server on PATH (apt-get install -y redis-server)");
-        self.child = Some(child);
-        let port = self.port;
-        wait_until("redis-server to answer PING", || {
-            cli(port, &["ping"]).trim() == "PONG"
-        });
+        let pid = format!("process_id:{}", child.id());
+        let child = self.child.insert(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if child.try_wait().ok().flatten().is_some() {
+                self.child = None;
+                return false;
+            }
+            if cli(self.port, &["info", "server"])
+                .lines()
+                .any(|l| l.trim() == pid)
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 }
 
