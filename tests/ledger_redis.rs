@@ -136,3 +136,37 @@ fn counts_each_side_of_midnight_land_on_their_own_day() {
         1
     );
 }
+
+/// Polls `done` every 10 ms for at most 10 s.
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_flusher_thread_rides_out_a_redis_restart() {
+    let mut redis = RedisServer::start();
+    let config = LedgerConfig {
+        spec: redis.url().parse().unwrap(),
+        flush_interval: std::time::Duration::from_millis(50),
+        ..LedgerConfig::default()
+    };
+    let (l, flusher) = Ledger::start(&config).unwrap();
+    let t = l.tally("a");
+    t.served(D);
+    eventually("the first flush", || l.flush_ok() >= 1);
+    assert_eq!(l.stats(D, None).unwrap()[0].get(Event::Served), 1);
+    redis.kill(); // loses the 1: no persistence in the test server
+    for _ in 0..20 {
+        t.served(D);
+    }
+    eventually("a failed flush", || l.flush_failures() >= 1);
+    assert_eq!(l.pending(), 20);
+    redis.restart();
+    eventually("the pending counts to be written", || l.pending() == 0);
+    flusher.shutdown();
+    assert_eq!(l.stats(D, None).unwrap()[0].get(Event::Served), 20);
+}

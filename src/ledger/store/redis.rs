@@ -121,18 +121,31 @@ impl RedisStore {
         })
     }
 
-    /// Runs `f` on the connection in `slot`, opening it if needed and
-    /// dropping it after an error so the next call starts afresh.
+    /// Runs `f` on the connection in `slot`, opening it if needed. A kept
+    /// connection that fails on I/O (the server restarted since) is
+    /// replaced and `f` run once more: both calls are safe to repeat (a
+    /// batch is applied once per id, a read changes nothing).
     fn with<T>(
         &self,
         slot: &Mutex<Option<Conn>>,
-        f: impl FnOnce(&mut dyn ConnectionLike) -> redis::RedisResult<T>,
+        mut f: impl FnMut(&mut dyn ConnectionLike) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
         let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.connect()?);
+        if let Some(conn) = guard.as_mut() {
+            match f(conn.get()) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    // After any error the connection may be out of step
+                    // (a late reply to a timed-out call): never reuse it.
+                    *guard = None;
+                    if !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout()) {
+                        return Err(e.into());
+                    }
+                }
+            }
         }
-        let result = f(guard.as_mut().map(Conn::get).expect("connected above"));
+        let conn = guard.insert(self.connect()?);
+        let result = f(conn.get());
         if result.is_err() {
             *guard = None;
         }
