@@ -28,6 +28,7 @@
 //! - [`rate_limit`]: lock-free per-client token buckets, 429s.
 //! - [`http`]: routing and prebuilt responses; no sockets.
 //! - [`metrics`]: atomic counters rendered for Prometheus.
+//! - [`ledger`]: served and event counts per day and ad, flushed in batches to memory, SQLite or Redis.
 //! - [`refresh`]: loading and reloading the feed off the request path.
 //! - [`background`]: the low-priority thread that rebuilds run on.
 //! - [`synthetic`]: generated feeds for benches, examples and load tests.
@@ -45,6 +46,7 @@ pub mod config;
 pub mod deadline;
 pub mod feed;
 pub mod http;
+pub mod ledger;
 pub mod limits;
 pub mod metrics;
 pub mod query;

@@ -1,0 +1,106 @@
+//! Where flushed counts live, behind one trait: [`Store::apply`] writes a
+//! [`Batch`] at most once per batch id, [`Store::read`] answers `/stats`.
+//!
+//! Backends: [`memory`] (this process), [`sqlite`] (a durable file),
+//! [`redis`] (one server or a cluster; fleet-wide counts and dedup). All
+//! calls block: they run on the flusher thread, or on a blocking task for
+//! `/stats`, never on the request path.
+
+use std::sync::Arc;
+
+use super::event::{AdCounts, Day, Event};
+use super::spec::LedgerSpec;
+
+pub mod memory;
+pub mod redis;
+pub mod sqlite;
+
+/// Counts drained from this process in one flush, under one id. A retry
+/// sends the same batch (same id), so a store that already applied it
+/// applies nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Random and unique per batch: the idempotency key.
+    pub id: u128,
+    /// `(day, ad, event, n)`: already deduplicated counts.
+    pub counts: Vec<(Day, Arc<str>, Event, u64)>,
+    /// `(day, ad, event, serving_id)`: events a fleet-wide store still has
+    /// to deduplicate (Redis); empty for the other stores.
+    pub events: Vec<(Day, Arc<str>, Event, [u8; 16])>,
+}
+
+impl Batch {
+    /// How many counts this batch carries (each event counts as one).
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.3).sum::<u64>() + self.events.len() as u64
+    }
+
+    /// The id as 32 hex digits, as stores key it.
+    pub fn id_hex(&self) -> String {
+        format!("{:032x}", self.id)
+    }
+
+    /// The distinct days in this batch, in order.
+    pub fn days(&self) -> Vec<Day> {
+        let mut days: Vec<Day> = self
+            .counts
+            .iter()
+            .map(|c| c.0)
+            .chain(self.events.iter().map(|e| e.0))
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        days
+    }
+}
+
+/// A store that could not be reached or refused the write; the batch stays
+/// pending and is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite ledger: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("redis ledger: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    #[error("ledger store: {0}")]
+    Corrupt(String),
+}
+
+/// A place flushed counts are written to and read from.
+pub trait Store: Send + Sync {
+    /// Adds the batch's counts unless a batch with this id was applied
+    /// before (then succeeds doing nothing). All or nothing per day.
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError>;
+
+    /// Every ad with a count on `day` (only `ad`, if given), sorted by id.
+    fn read(&self, day: Day, ad: Option<&str>) -> Result<Vec<AdCounts>, StoreError>;
+
+    /// True when the store deduplicates events itself, fleet-wide (the
+    /// ledger then sends serving ids in [`Batch::events`]).
+    fn dedups_fleet_wide(&self) -> bool {
+        false
+    }
+}
+
+/// Opens the store `spec` names. Redis is contacted lazily: a server that
+/// is down at start leaves counts pending until it is up.
+pub fn open(spec: &LedgerSpec, event_ttl_secs: u64) -> Result<Box<dyn Store>, StoreError> {
+    Ok(match spec {
+        LedgerSpec::Memory => Box::new(memory::MemoryStore::default()),
+        LedgerSpec::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path)?),
+        LedgerSpec::Redis { url } => Box::new(redis::RedisStore::single(url, event_ttl_secs)?),
+        LedgerSpec::RedisCluster { nodes } => {
+            Box::new(redis::RedisStore::cluster(nodes, event_ttl_secs)?)
+        }
+    })
+}
+
+/// Rows from a map keyed by ad, filtered and sorted as `/stats` wants.
+pub(crate) fn rows(
+    map: std::collections::BTreeMap<String, AdCounts>,
+    ad: Option<&str>,
+) -> Vec<AdCounts> {
+    map.into_values()
+        .filter(|r| ad.map_or(true, |a| r.id == a) && r.counts.iter().any(|&n| n > 0))
+        .collect()
+}

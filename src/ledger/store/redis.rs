@@ -1,0 +1,209 @@
+//! A fleet-wide ledger in Redis or a Redis Cluster.
+//!
+//! Every key of one UTC day shares the hash tag `{YYYY-MM-DD}`
+//! (`adserver:{2026-11-29}:c:served` is a hash of ad → count), so one
+//! script touches one cluster slot. A batch is applied day by day by one
+//! Lua script that first sets the marker `adserver:{D}:batch:<id>` with
+//! `SET NX EX`; if the marker was already there (the script ran but its
+//! answer was lost, and this is the retry) it changes nothing. Events carry
+//! their serving id, and the same script counts each only if
+//! `SET adserver:{D}:seen:<serving id>:<event> NX EX <event ttl>` succeeds,
+//! so the dedup is fleet-wide and `/event` never waits on the network.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::cluster::{ClusterClient, ClusterConnection};
+use redis::{Client, Connection, ConnectionLike, Script, Value};
+
+use super::{rows, Batch, Store, StoreError};
+use crate::ledger::event::{AdCounts, Day, Event};
+
+/// How long a batch marker outlives its batch: far past any retry (a
+/// pending batch is retried every flush interval).
+const MARKER_TTL_SECS: u64 = 2 * 86_400;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const IO_TIMEOUT: Duration = Duration::from_secs(2);
+
+const APPLY: &str = r"
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local prefix, ncounts = ARGV[3], tonumber(ARGV[4])
+local i = 5
+for _ = 1, ncounts do
+  redis.call('HINCRBY', prefix .. 'c:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+while i <= #ARGV do
+  if redis.call('SET', prefix .. 'seen:' .. ARGV[i + 2] .. ':' .. ARGV[i], '1', 'NX', 'EX', ARGV[2]) then
+    redis.call('HINCRBY', prefix .. 'c:' .. ARGV[i], ARGV[i + 1], 1)
+  end
+  i = i + 3
+end
+return 1
+";
+
+const READ: &str = r"
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HGETALL', KEYS[i]) end
+return out
+";
+
+enum Conn {
+    Single(Connection),
+    Cluster(ClusterConnection),
+}
+
+impl Conn {
+    fn get(&mut self) -> &mut dyn ConnectionLike {
+        match self {
+            Conn::Single(c) => c,
+            Conn::Cluster(c) => c,
+        }
+    }
+}
+
+enum Target {
+    Single(Client),
+    Cluster(ClusterClient),
+}
+
+/// One connection for the flusher, one for `/stats`; each is reopened
+/// after any error, so a restarted Redis is picked up by the next call.
+pub struct RedisStore {
+    target: Target,
+    writer: Mutex<Option<Conn>>,
+    reader: Mutex<Option<Conn>>,
+    event_ttl_secs: u64,
+    apply: Script,
+    read: Script,
+}
+
+impl RedisStore {
+    /// One server, `redis://HOST:PORT[/DB]`. Does not connect yet.
+    pub fn single(url: &str, event_ttl_secs: u64) -> Result<RedisStore, StoreError> {
+        Ok(RedisStore::new(
+            Target::Single(Client::open(url)?),
+            event_ttl_secs,
+        ))
+    }
+
+    /// A cluster from its seed nodes (`redis://HOST:PORT` each).
+    pub fn cluster(nodes: &[String], event_ttl_secs: u64) -> Result<RedisStore, StoreError> {
+        let client = ClusterClient::builder(nodes.to_vec())
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(IO_TIMEOUT)
+            .retries(2)
+            .build()?;
+        Ok(RedisStore::new(Target::Cluster(client), event_ttl_secs))
+    }
+
+    fn new(target: Target, event_ttl_secs: u64) -> RedisStore {
+        RedisStore {
+            target,
+            writer: Mutex::new(None),
+            reader: Mutex::new(None),
+            event_ttl_secs,
+            apply: Script::new(APPLY),
+            read: Script::new(READ),
+        }
+    }
+
+    fn connect(&self) -> Result<Conn, StoreError> {
+        Ok(match &self.target {
+            Target::Single(client) => {
+                let c = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+                c.set_read_timeout(Some(IO_TIMEOUT))?;
+                c.set_write_timeout(Some(IO_TIMEOUT))?;
+                Conn::Single(c)
+            }
+            Target::Cluster(client) => Conn::Cluster(client.get_connection()?),
+        })
+    }
+
+    /// Runs `f` on the connection in `slot`, opening it if needed. A kept
+    /// connection that fails on I/O (the server restarted since) is
+    /// replaced and `f` run once more: both calls are safe to repeat (a
+    /// batch is applied once per id, a read changes nothing).
+    fn with<T>(
+        &self,
+        slot: &Mutex<Option<Conn>>,
+        mut f: impl FnMut(&mut dyn ConnectionLike) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(conn) = guard.as_mut() {
+            match f(conn.get()) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    // After any error the connection may be out of step
+                    // (a late reply to a timed-out call): never reuse it.
+                    *guard = None;
+                    if !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout()) {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        let conn = guard.insert(self.connect()?);
+        let result = f(conn.get());
+        if result.is_err() {
+            *guard = None;
+        }
+        Ok(result?)
+    }
+}
+
+fn prefix(day: Day) -> String {
+    format!("adserver:{{{day}}}:")
+}
+
+impl Store for RedisStore {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        let id = batch.id_hex();
+        for day in batch.days() {
+            let prefix = prefix(day);
+            let mut inv = self.apply.prepare_invoke();
+            inv.key(format!("{prefix}batch:{id}"))
+                .arg(MARKER_TTL_SECS)
+                .arg(self.event_ttl_secs.max(1))
+                .arg(&prefix);
+            let counts: Vec<_> = batch.counts.iter().filter(|c| c.0 == day).collect();
+            inv.arg(counts.len());
+            for (_, ad, event, n) in counts {
+                inv.arg(event.name()).arg(&**ad).arg(*n);
+            }
+            for (_, ad, event, serving) in batch.events.iter().filter(|e| e.0 == day) {
+                let hex: String = serving.iter().map(|b| format!("{b:02x}")).collect();
+                inv.arg(event.name()).arg(&**ad).arg(hex);
+            }
+            self.with(&self.writer, |c| inv.invoke::<i64>(c))?;
+        }
+        Ok(())
+    }
+
+    fn read(&self, day: Day, ad: Option<&str>) -> Result<Vec<AdCounts>, StoreError> {
+        let prefix = prefix(day);
+        let mut inv = self.read.prepare_invoke();
+        for e in Event::ALL {
+            inv.key(format!("{prefix}c:{}", e.name()));
+        }
+        let hashes: Vec<HashMap<String, u64>> = self.with(&self.reader, |c| {
+            let v: Value = inv.invoke(c)?;
+            redis::from_redis_value(&v)
+        })?;
+        let mut found = BTreeMap::<String, AdCounts>::new();
+        for (event, fields) in Event::ALL.into_iter().zip(hashes) {
+            for (id, n) in fields {
+                found
+                    .entry(id.clone())
+                    .or_insert_with(|| AdCounts::new(id))
+                    .counts[event.index()] += n;
+            }
+        }
+        Ok(rows(found, ad))
+    }
+
+    fn dedups_fleet_wide(&self) -> bool {
+        true
+    }
+}
