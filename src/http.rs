@@ -19,9 +19,9 @@ use hyper::{Method, Request, Response, StatusCode, Version};
 
 use crate::access::{Access, Denied};
 use crate::catalog::Catalog;
-use crate::clock::Clock;
+use crate::clock::{Clock, HourBasis, Zone};
 use crate::metrics::{Metrics, Outcome, Route};
-use crate::query::{parse_ad_request, parse_hour, Param, PlayerZone, Problem, QueryError};
+use crate::query::{parse_ad_request, parse_hour, Param, Problem, QueryError};
 
 macro_rules! invalid {
     ($message:literal) => {
@@ -45,17 +45,6 @@ pub struct State {
     pub access: Access,
 }
 
-/// `--hour-basis`: whose clock campaign hours are read on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum HourBasis {
-    /// The server's `--timezone`.
-    #[default]
-    Server,
-    /// The player's, from the request's `tz` or `utc_offset` (the server's
-    /// when the request gives neither).
-    Player,
-}
-
 impl State {
     pub fn new(clock: impl Clock) -> State {
         State {
@@ -74,11 +63,8 @@ impl State {
     }
 
     /// The hour a request's ads are chosen for, at `now`.
-    pub fn hour_for(&self, player: Option<PlayerZone>, now: chrono::DateTime<chrono::Utc>) -> u8 {
-        match (self.hour_basis, player) {
-            (HourBasis::Player, Some(zone)) => player_hour(zone, now),
-            _ => self.clock.hour_at(now),
-        }
+    pub fn hour_for(&self, player: Option<Zone>, now: chrono::DateTime<chrono::Utc>) -> u8 {
+        self.hour_basis.hour_at(&*self.clock, player, now)
     }
 
     /// Makes `catalog` the one every new request sees, and hands back the
@@ -94,18 +80,6 @@ impl State {
 
     pub fn is_ready(&self) -> bool {
         self.catalog.load().is_some()
-    }
-}
-
-/// The hour on the player's wall clock at `now`.
-pub fn player_hour(zone: PlayerZone, now: chrono::DateTime<chrono::Utc>) -> u8 {
-    use chrono::Timelike;
-    match zone {
-        PlayerZone::Named(tz) => now.with_timezone(&tz).hour() as u8,
-        PlayerZone::Offset(minutes) => {
-            let minute_of_day = now.timestamp().rem_euclid(86_400) / 60 + i64::from(minutes);
-            (minute_of_day.rem_euclid(1440) / 60) as u8
-        }
     }
 }
 
