@@ -22,6 +22,7 @@ use crate::catalog::Catalog;
 use crate::clock::{Clock, HourBasis, Zone};
 use crate::metrics::{Metrics, Outcome, Route};
 use crate::query::{parse_ad_request, parse_hour, Param, Problem, QueryError};
+use crate::refresh::Publisher;
 
 macro_rules! invalid {
     ($message:literal) => {
@@ -36,10 +37,11 @@ macro_rules! invalid {
 /// What every request handler shares: the live catalog, the clock and the
 /// counters.
 pub struct State {
-    /// `None` until the first catalog loads.
-    pub catalog: ArcSwapOption<Catalog>,
-    pub clock: Box<dyn Clock>,
-    pub metrics: Metrics,
+    /// `None` until the first catalog loads. Shared with the refresher's
+    /// [`Publisher`], which is the only writer.
+    pub catalog: Arc<ArcSwapOption<Catalog>>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
     pub hour_basis: HourBasis,
     /// Who may ask for ads and how often; all off by default.
     pub access: Access,
@@ -48,9 +50,9 @@ pub struct State {
 impl State {
     pub fn new(clock: impl Clock) -> State {
         State {
-            catalog: ArcSwapOption::empty(),
-            clock: Box::new(clock),
-            metrics: Metrics::default(),
+            catalog: Arc::new(ArcSwapOption::empty()),
+            clock: Arc::new(clock),
+            metrics: Arc::new(Metrics::default()),
             hour_basis: HourBasis::default(),
             access: Access::default(),
         }
@@ -67,15 +69,21 @@ impl State {
         self.hour_basis.hour_at(&*self.clock, player, now)
     }
 
-    /// Makes `catalog` the one every new request sees, and hands back the
-    /// one it replaces: freeing a large catalog takes milliseconds, so the
-    /// caller decides which thread pays for it.
+    /// The handle a [`crate::refresh::Refresher`] publishes through: this
+    /// state's catalog slot, metrics and clock.
+    pub fn publisher(&self) -> Publisher {
+        Publisher::new(
+            Arc::clone(&self.catalog),
+            Arc::clone(&self.metrics),
+            Arc::clone(&self.clock),
+        )
+    }
+
+    /// Makes `catalog` live at once (see [`Publisher::publish`]): for
+    /// tests, benches and examples that load a catalog by hand.
     #[must_use = "dropping the old catalog here frees it on this thread"]
     pub fn publish(&self, catalog: Catalog) -> Option<Arc<Catalog>> {
-        let (ads, skipped) = (catalog.len(), catalog.skipped());
-        let old = self.catalog.swap(Some(Arc::new(catalog)));
-        self.metrics.catalog_loaded(ads, skipped);
-        old
+        self.publisher().publish(catalog)
     }
 
     pub fn is_ready(&self) -> bool {
