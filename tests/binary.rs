@@ -104,7 +104,7 @@ async fn serves_the_bundled_feed_and_exits_0_on_sigterm() {
         "startup counts ads: {log}"
     );
     // The feed refresh and SIGHUP loops heard the drain and ended by
-    // themselves (README "Operations").
+    // themselves (README "Configuration").
     assert!(log.contains("loops_stopped=true"), "{log}");
 }
 
