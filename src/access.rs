@@ -18,6 +18,7 @@ use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_A
 use hyper::{Response, StatusCode};
 
 use crate::auth::{Auth, AuthError, Principal};
+use crate::background::Shutdown;
 use crate::http::{Body, State};
 use crate::rate_limit::{Limited, RateLimiter};
 
@@ -107,14 +108,18 @@ fn too_many_requests(limited: Limited) -> Response<Body> {
 const TOO_MANY_REQUESTS: &[u8] =
     br#"{"error":"rate_limited","message":"too many requests from this client; retry after the Retry-After delay"}"#;
 
-/// Re-reads the JWKS every `every`, off the request path, until the
-/// process ends. Does nothing without `--jwks`.
-pub async fn refresh_keys(state: Arc<State>, every: Duration) {
+/// Re-reads the JWKS every `every`, off the request path, until
+/// `shutdown`. Does nothing without `--jwks`.
+pub async fn refresh_keys(state: Arc<State>, every: Duration, mut shutdown: Shutdown) {
     if state.access.auth.jwt.is_none() {
         return;
     }
     loop {
-        tokio::time::sleep(every).await;
+        tokio::select! {
+            biased;
+            () = shutdown.recv() => return,
+            () = tokio::time::sleep(every) => {}
+        }
         let state = Arc::clone(&state);
         let result = tokio::task::spawn_blocking(move || {
             state.access.auth.jwt.as_ref().map(|jwt| jwt.refresh())
@@ -123,7 +128,7 @@ pub async fn refresh_keys(state: Arc<State>, every: Duration) {
         match result {
             Ok(Some(Ok(keys))) => tracing::debug!(keys, "JWKS re-read"),
             Ok(Some(Err(e))) => {
-                tracing::warn!(error = %e, "JWKS re-read failed; keeping the old keys")
+                tracing::warn!(error = %e, reason = %e.reason(), "JWKS re-read failed; keeping the old keys")
             }
             _ => {}
         }

@@ -9,9 +9,8 @@ use clap::Parser;
 
 use std::path::PathBuf;
 
-use crate::clock::Zone;
+use crate::clock::{HourBasis, Zone};
 use crate::feed::{FeedSource, FetchLimits};
-use crate::http::HourBasis;
 use crate::refresh::RefreshSettings;
 use crate::server::ServerOptions;
 

@@ -19,9 +19,10 @@ use hyper::{Method, Request, Response, StatusCode, Version};
 
 use crate::access::{Access, Denied};
 use crate::catalog::Catalog;
-use crate::clock::Clock;
+use crate::clock::{Clock, HourBasis, Zone};
 use crate::metrics::{Metrics, Outcome, Route};
-use crate::query::{parse_ad_request, parse_hour, Param, PlayerZone, Problem, QueryError};
+use crate::query::{parse_ad_request, parse_hour, Param, Problem, QueryError};
+use crate::refresh::Publisher;
 
 macro_rules! invalid {
     ($message:literal) => {
@@ -36,32 +37,22 @@ macro_rules! invalid {
 /// What every request handler shares: the live catalog, the clock and the
 /// counters.
 pub struct State {
-    /// `None` until the first catalog loads.
-    pub catalog: ArcSwapOption<Catalog>,
-    pub clock: Box<dyn Clock>,
-    pub metrics: Metrics,
+    /// `None` until the first catalog loads. Shared with the refresher's
+    /// [`Publisher`], which is the only writer.
+    pub catalog: Arc<ArcSwapOption<Catalog>>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
     pub hour_basis: HourBasis,
     /// Who may ask for ads and how often; all off by default.
     pub access: Access,
 }
 
-/// `--hour-basis`: whose clock campaign hours are read on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum HourBasis {
-    /// The server's `--timezone`.
-    #[default]
-    Server,
-    /// The player's, from the request's `tz` or `utc_offset` (the server's
-    /// when the request gives neither).
-    Player,
-}
-
 impl State {
     pub fn new(clock: impl Clock) -> State {
         State {
-            catalog: ArcSwapOption::empty(),
-            clock: Box::new(clock),
-            metrics: Metrics::default(),
+            catalog: Arc::new(ArcSwapOption::empty()),
+            clock: Arc::new(clock),
+            metrics: Arc::new(Metrics::default()),
             hour_basis: HourBasis::default(),
             access: Access::default(),
         }
@@ -74,38 +65,29 @@ impl State {
     }
 
     /// The hour a request's ads are chosen for, at `now`.
-    pub fn hour_for(&self, player: Option<PlayerZone>, now: chrono::DateTime<chrono::Utc>) -> u8 {
-        match (self.hour_basis, player) {
-            (HourBasis::Player, Some(zone)) => player_hour(zone, now),
-            _ => self.clock.hour_at(now),
-        }
+    pub fn hour_for(&self, player: Option<Zone>, now: chrono::DateTime<chrono::Utc>) -> u8 {
+        self.hour_basis.hour_at(&*self.clock, player, now)
     }
 
-    /// Makes `catalog` the one every new request sees, and hands back the
-    /// one it replaces: freeing a large catalog takes milliseconds, so the
-    /// caller decides which thread pays for it.
+    /// The handle a [`crate::refresh::Refresher`] publishes through: this
+    /// state's catalog slot, metrics and clock.
+    pub fn publisher(&self) -> Publisher {
+        Publisher::new(
+            Arc::clone(&self.catalog),
+            Arc::clone(&self.metrics),
+            Arc::clone(&self.clock),
+        )
+    }
+
+    /// Makes `catalog` live at once (see [`Publisher::publish`]): for
+    /// tests, benches and examples that load a catalog by hand.
     #[must_use = "dropping the old catalog here frees it on this thread"]
     pub fn publish(&self, catalog: Catalog) -> Option<Arc<Catalog>> {
-        let (ads, skipped) = (catalog.len(), catalog.skipped());
-        let old = self.catalog.swap(Some(Arc::new(catalog)));
-        self.metrics.catalog_loaded(ads, skipped);
-        old
+        self.publisher().publish(catalog)
     }
 
     pub fn is_ready(&self) -> bool {
         self.catalog.load().is_some()
-    }
-}
-
-/// The hour on the player's wall clock at `now`.
-pub fn player_hour(zone: PlayerZone, now: chrono::DateTime<chrono::Utc>) -> u8 {
-    use chrono::Timelike;
-    match zone {
-        PlayerZone::Named(tz) => now.with_timezone(&tz).hour() as u8,
-        PlayerZone::Offset(minutes) => {
-            let minute_of_day = now.timestamp().rem_euclid(86_400) / 60 + i64::from(minutes);
-            (minute_of_day.rem_euclid(1440) / 60) as u8
-        }
     }
 }
 

@@ -7,6 +7,7 @@ use clap::Parser;
 
 use adserver::access::{self, Access};
 use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
+use adserver::background::{Loops, Shutdown};
 use adserver::clock::SystemClock;
 use adserver::config::{Config, LogFormat};
 use adserver::http::State;
@@ -69,30 +70,57 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let state = Arc::new(state);
     // The first load happens before serving, so a healthy feed (or a
     // snapshot) means the server is ready from its first request.
-    let mut refresher = Refresher::new(Arc::clone(&state), config.refresh_settings());
+    let mut refresher = Refresher::new(state.publisher(), config.refresh_settings());
     refresher.start().await;
     let wake = Arc::new(Notify::new());
-    tokio::spawn(reload_on_sighup(Arc::clone(&wake))?);
-    tokio::spawn(refresher.run(wake));
-
-    tokio::spawn(access::refresh_keys(
+    let mut loops = Loops::new();
+    let sighup = reload_on_sighup(Arc::clone(&wake), loops.shutdown())?;
+    loops.spawn("sighup", sighup);
+    let feed_refresh = refresher.run(wake, loops.shutdown());
+    loops.spawn("feed refresh", feed_refresh);
+    let jwks_refresh = access::refresh_keys(
         Arc::clone(&state),
         Duration::from_secs(config.jwks_refresh_interval),
-    ));
+        loops.shutdown(),
+    );
+    loops.spawn("jwks refresh", jwks_refresh);
 
     let drained = server::serve(public, admin, state, options, server::shutdown_signal()).await;
-    tracing::info!(drained, "adserver stopped");
+    // After the connections: a refresh may still land while they drain.
+    let stuck = loops.stop(LOOPS_STOP_TIMEOUT).await;
+    tracing::info!(
+        drained,
+        loops_stopped = stuck.is_empty(),
+        "adserver stopped"
+    );
     Ok(())
 }
 
+/// How long the background loops get to stop once the server has drained.
+/// Each selects on the signal wherever it waits, so this only bounds a
+/// JWKS re-read already on a blocking thread (its fetch timeout is 5 s).
+const LOOPS_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// SIGHUP asks for an immediate feed refresh.
-fn reload_on_sighup(wake: Arc<Notify>) -> std::io::Result<impl std::future::Future<Output = ()>> {
+fn reload_on_sighup(
+    wake: Arc<Notify>,
+    mut shutdown: Shutdown,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = signal(SignalKind::hangup())?;
     Ok(async move {
-        while hangup.recv().await.is_some() {
-            tracing::info!("SIGHUP received");
-            wake.notify_one();
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.recv() => return,
+                received = hangup.recv() => match received {
+                    Some(()) => {
+                        tracing::info!("SIGHUP received");
+                        wake.notify_one();
+                    }
+                    None => return,
+                },
+            }
         }
     })
 }

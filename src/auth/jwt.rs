@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::cache::{unix_now, TokenCache, CAPACITY};
 use super::{AuthError, Principal};
-use crate::feed::{FeedError, FeedSource, FetchLimits, Fetched};
+use crate::feed::{FailureReason, FeedError, FeedSource, FetchLimits, Fetched};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECS: u64 = 30;
@@ -57,6 +57,17 @@ pub enum JwksError {
     Json(#[from] serde_json::Error),
     #[error("the JWKS holds no usable RS256 or ES256 key with a kid")]
     NoKeys,
+}
+
+impl JwksError {
+    /// Why, in the same terms as a failed feed load.
+    pub fn reason(&self) -> FailureReason {
+        match self {
+            JwksError::Fetch(e) => e.reason(),
+            JwksError::Json(_) => FailureReason::InvalidJson,
+            JwksError::NoKeys => FailureReason::NoKeys,
+        }
+    }
 }
 
 /// Keys by `kid`, each with the one algorithm it may verify.
@@ -199,7 +210,7 @@ impl JwtVerifier {
                 true
             }
             Err(e) => {
-                tracing::warn!(error = %e, "JWKS re-read failed; keeping the old keys");
+                tracing::warn!(error = %e, reason = %e.reason(), "JWKS re-read failed; keeping the old keys");
                 false
             }
         }
@@ -302,6 +313,11 @@ mod tests {
         ]}"#;
         assert!(matches!(parse_keys(doc), Err(JwksError::NoKeys)));
         assert!(matches!(parse_keys(b"[]"), Err(JwksError::Json(_))));
+        assert_eq!(parse_keys(doc).unwrap_err().reason(), FailureReason::NoKeys);
+        assert_eq!(
+            parse_keys(b"[]").unwrap_err().reason(),
+            FailureReason::InvalidJson
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use adserver::clock::ManualClock;
-use adserver::http::{HourBasis, State};
+use adserver::clock::{HourBasis, ManualClock};
+use adserver::http::State;
 use adserver::server::{serve, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
