@@ -132,17 +132,48 @@ impl Auth {
 
     /// Authenticates one request from its headers.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        match self.recognise(headers)? {
+            Credential::Known(principal) => Ok(principal),
+            Credential::Unverified(token) => self.verify(token),
+        }
+    }
+
+    /// Reads the bearer token and answers what costs no signature check: a
+    /// listed API key or a token already in the verified-token cache. The
+    /// gate limits everything else by address before [`verify`] runs.
+    ///
+    /// [`verify`]: Self::verify
+    #[inline]
+    pub fn recognise<'h>(&self, headers: &'h HeaderMap) -> Result<Credential<'h>, AuthError> {
         let token = bearer_token(headers)?;
         if let Some(keys) = &self.api_keys {
             if let Some(index) = keys.find(token) {
-                return Ok(Principal::ApiKey(index));
+                return Ok(Credential::Known(Principal::ApiKey(index)));
             }
         }
+        if let Some(principal) = self.jwt.as_ref().and_then(|jwt| jwt.cached(token)) {
+            return Ok(Credential::Known(principal));
+        }
+        Ok(Credential::Unverified(token))
+    }
+
+    /// The expensive half: verifies a token [`recognise`](Self::recognise)
+    /// did not know (a signature check when JWTs are configured).
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         match &self.jwt {
             Some(jwt) => jwt.verify(token),
             None => Err(AuthError::UnknownApiKey),
         }
     }
+}
+
+/// A bearer token as [`Auth::recognise`] found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'h> {
+    /// A listed API key or a cached verified token: who it is.
+    Known(Principal),
+    /// Anything else: a token still to verify (or to refuse).
+    Unverified(&'h str),
 }
 
 /// The token of `Authorization: Bearer TOKEN` (scheme case-insensitive).
