@@ -68,7 +68,7 @@ fn drain(mut body: SplicedBody, cx: &mut Context<'_>) -> usize {
 
 #[test]
 fn tokens_and_spliced_bodies_allocate_nothing() {
-    let key = EventKey::from_bytes([9; 32]);
+    let key = EventKey::from_bytes(std::array::from_fn(|i| i as u8 ^ 9));
     let ids = ServingIds::new().unwrap();
     let ad_id = "59d4fb16";
     let url = "https://cdn.example.com/59d4fb16.mp4";

@@ -75,7 +75,7 @@ struct Rendered {
 }
 
 fn render(template: &Template, ad_id: &str, tracking: Tracking) -> Rendered {
-    let key = EventKey::from_bytes([5; 32]);
+    let key = EventKey::from_bytes(std::array::from_fn(|i| i as u8 ^ 5));
     let sid = ServingIds::new().unwrap().next();
     let splice = match tracking {
         Tracking::On => {
@@ -146,7 +146,13 @@ fn assert_tracked(v: &Value, r: &Rendered, id: &str, url: &str, c: &Creative) {
     }
     // The URL a player fires carries a token /event accepts for this ad.
     let token = r.event_url.split_once("?t=").unwrap().1;
-    let verified = verify(&EventKey::from_bytes([5; 32]), token, NOW + 1, 3600).unwrap();
+    let verified = verify(
+        &EventKey::from_bytes(std::array::from_fn(|i| i as u8 ^ 5)),
+        token,
+        NOW + 1,
+        3600,
+    )
+    .unwrap();
     assert_eq!(verified.ad_id(), id);
     assert_eq!(
         String::from_utf8(verified.serving_id.to_hex().to_vec()).unwrap(),

@@ -7,7 +7,13 @@ use crate::delivery::token::{sign, ServingIds};
 
 fn splice(base: &[&str]) -> (Splice, String) {
     let sid = ServingIds::with_prefix([0xab; 8]).next();
-    let token = sign(&EventKey::from_bytes([1; 32]), &sid, "a1", 1_760_000_000).unwrap();
+    let token = sign(
+        &EventKey::from_bytes(std::array::from_fn(|i| i as u8 ^ 1)),
+        &sid,
+        "a1",
+        1_760_000_000,
+    )
+    .unwrap();
     let s = Splice::new(&sid, base, &token).unwrap();
     let url = s.event_url().to_owned();
     (s, url)
@@ -155,7 +161,13 @@ fn event_url_bases_are_checked() {
     let long = format!("http://{}", "a".repeat(MAX_BASE_LEN));
     assert_eq!(check_base(&long), Err(BaseError::TooLong));
     let sid = ServingIds::with_prefix([0; 8]).next();
-    let token = sign(&EventKey::from_bytes([1; 32]), &sid, "a1", 1).unwrap();
+    let token = sign(
+        &EventKey::from_bytes(std::array::from_fn(|i| i as u8 ^ 1)),
+        &sid,
+        "a1",
+        1,
+    )
+    .unwrap();
     assert_eq!(
         Splice::new(&sid, &["http://", "evil\"host"], &token).err(),
         Some(BaseError::Unsafe)
@@ -169,7 +181,13 @@ fn event_url_bases_are_checked() {
 #[test]
 fn the_longest_event_url_fits() {
     let sid = ServingIds::with_prefix([0; 8]).next();
-    let token = sign(&EventKey::from_bytes([1; 32]), &sid, &"i".repeat(256), 1).unwrap();
+    let token = sign(
+        &EventKey::from_bytes(std::array::from_fn(|i| i as u8 ^ 1)),
+        &sid,
+        &"i".repeat(256),
+        1,
+    )
+    .unwrap();
     let base = format!("http://{}", "h".repeat(MAX_BASE_LEN - 7));
     let s = Splice::new(&sid, &[&base], &token).unwrap();
     assert_eq!(s.event_url().len(), MAX_EVENT_URL_LEN);

@@ -15,7 +15,11 @@ pub const KEY_LEN: usize = 32;
 
 /// The secret that event tokens are signed with. `Debug` does not show it.
 #[derive(Clone)]
-pub struct EventKey([u8; KEY_LEN]);
+pub struct EventKey {
+    key: [u8; KEY_LEN],
+    /// The 128-bit key SipHash takes, derived once from all 32 bytes.
+    mac_key: [u8; 16],
+}
 
 impl std::fmt::Debug for EventKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,16 +45,32 @@ impl EventKey {
     pub fn random() -> Result<Self, KeyError> {
         let mut key = [0u8; KEY_LEN];
         aws_lc_rs::rand::fill(&mut key).map_err(|_| KeyError::Random)?;
-        Ok(Self(key))
+        Ok(Self::from_bytes(key))
     }
 
     /// A key from known bytes (tests, benches).
-    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
-        Self(bytes)
+    ///
+    /// The MAC key is HMAC-SHA256(key, "adserver event token v1") cut to
+    /// 128 bits: every key byte counts, and distinct keys give unrelated
+    /// MAC keys (a plain cut or fold of the 32 bytes would not).
+    pub fn from_bytes(key: [u8; KEY_LEN]) -> Self {
+        use aws_lc_rs::hmac;
+        let tag = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &key),
+            b"adserver event token v1",
+        );
+        let mut mac_key = [0u8; 16];
+        mac_key.copy_from_slice(&tag.as_ref()[..16]);
+        Self { key, mac_key }
     }
 
-    pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
-        &self.0
+    #[cfg(test)]
+    fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.key
+    }
+
+    pub(crate) fn mac_key(&self) -> &[u8; 16] {
+        &self.mac_key
     }
 
     /// Reads the key at `path`; when there is none, creates it with a
@@ -100,7 +120,7 @@ impl EventKey {
         if bytes.len() == KEY_LEN {
             let mut key = [0u8; KEY_LEN];
             key.copy_from_slice(bytes);
-            return Ok(Self(key));
+            return Ok(Self::from_bytes(key));
         }
         let hex = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let hex = hex.strip_suffix(b"\r").unwrap_or(hex);
@@ -112,13 +132,13 @@ impl EventKey {
             let digit = |b: u8| (b as char).to_digit(16).ok_or_else(format);
             *out = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
         }
-        Ok(Self(key))
+        Ok(Self::from_bytes(key))
     }
 
     fn to_hex(&self) -> [u8; 2 * KEY_LEN + 1] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = [b'\n'; 2 * KEY_LEN + 1];
-        for (i, b) in self.0.iter().enumerate() {
+        for (i, b) in self.key.iter().enumerate() {
             out[2 * i] = HEX[usize::from(b >> 4)];
             out[2 * i + 1] = HEX[usize::from(b & 15)];
         }

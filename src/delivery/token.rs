@@ -9,14 +9,20 @@
 //! Token layout before base64url (no padding):
 //! `version (1) | serving id (16) | issued_at, unix seconds, big-endian (8)
 //! | ad id (1..=256) | MAC (16)`. The ad id's length is what is left, so
-//! there is no length field to get wrong. The MAC is the first 16 bytes of
-//! BLAKE3 in keyed mode over everything before it (chosen by measurement;
-//! `benches/delivery.rs`).
+//! there is no length field to get wrong. The MAC is SipHash-2-4 with its
+//! 128-bit output over everything before it, under a 128-bit key derived
+//! from the 32-byte [`EventKey`] (see `EventKey::from_bytes`). Chosen
+//! by measurement (`benches/delivery.rs`): 3.5–4× faster than keyed BLAKE3
+//! and ~10× faster than HMAC-SHA256 on a typical token; SipHash-2-4 was
+//! designed as a MAC for short inputs like this one, and a forger must
+//! guess a 128-bit tag.
 
+use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use siphasher::sip128::{Hasher128, SipHasher24};
 use subtle::ConstantTimeEq;
 
 use super::key::{EventKey, KeyError};
@@ -241,12 +247,11 @@ pub fn verify(key: &EventKey, token: &str, now: u64, ttl: u64) -> Result<Verifie
     Ok(verified)
 }
 
-/// BLAKE3 keyed hash, truncated to 128 bits.
+/// SipHash-2-4 with 128-bit output.
 fn mac(key: &EventKey, msg: &[u8]) -> [u8; MAC_LEN] {
-    let hash = blake3::keyed_hash(key.bytes(), msg);
-    let mut tag = [0u8; MAC_LEN];
-    tag.copy_from_slice(&hash.as_bytes()[..MAC_LEN]);
-    tag
+    let mut h = SipHasher24::new_with_key(key.mac_key());
+    h.write(msg);
+    h.finish128().as_bytes()
 }
 
 #[cfg(test)]
@@ -257,7 +262,7 @@ mod tests {
     const TTL: u64 = 3600;
 
     fn key() -> EventKey {
-        EventKey::from_bytes([7; 32])
+        EventKey::from_bytes(std::array::from_fn(|i| i as u8 ^ 7))
     }
 
     fn sid() -> ServingId {
@@ -325,7 +330,14 @@ mod tests {
     #[test]
     fn another_key_or_any_changed_byte_is_forged() {
         let t = sign(&key(), &sid(), "a1", NOW).unwrap();
-        let other = EventKey::from_bytes([8; 32]);
+        let other = EventKey::from_bytes(std::array::from_fn(|i| i as u8 ^ 8));
+        // Keys that differ in one bit.
+        let mut close: [u8; 32] = std::array::from_fn(|i| i as u8 ^ 7);
+        close[31] ^= 1;
+        assert_eq!(
+            verify(&EventKey::from_bytes(close), t.as_str(), NOW, TTL).unwrap_err(),
+            Reject::Forged
+        );
         assert_eq!(
             verify(&other, t.as_str(), NOW, TTL).unwrap_err(),
             Reject::Forged

@@ -13,7 +13,13 @@ fn render(template: &Template, tracking: Tracking) -> String {
     let sid = ServingIds::with_prefix([0x11; 8]).next();
     let splice = match tracking {
         Tracking::On => {
-            let token = sign(&EventKey::from_bytes([3; 32]), &sid, "a1", 1_760_000_000).unwrap();
+            let token = sign(
+                &EventKey::from_bytes(std::array::from_fn(|i| i as u8 ^ 3)),
+                &sid,
+                "a1",
+                1_760_000_000,
+            )
+            .unwrap();
             Splice::new(&sid, &["http://ads.test"], &token).unwrap()
         }
         Tracking::Off => Splice::serving_id_only(&sid),
