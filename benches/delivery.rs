@@ -25,7 +25,7 @@ fn messages() -> [(&'static str, Vec<u8>); 2] {
         let mut m = vec![1u8];
         m.extend_from_slice(&[0x5a; 16]);
         m.extend_from_slice(&1_760_000_000u64.to_be_bytes());
-        m.extend(std::iter::repeat_n(b'a', id_len));
+        m.resize(m.len() + id_len, b'a');
         m
     };
     [("id8", msg(8)), ("id256", msg(256))]

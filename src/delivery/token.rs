@@ -12,7 +12,7 @@
 //! there is no length field to get wrong. The MAC is SipHash-2-4 with its
 //! 128-bit output over everything before it, under a 128-bit key derived
 //! from the 32-byte [`EventKey`] (see `EventKey::from_bytes`). Chosen
-//! by measurement (`benches/delivery.rs`): 3.5–4× faster than keyed BLAKE3
+//! by measurement (`benches/delivery.rs`): 2–4× faster than keyed BLAKE3
 //! and ~10× faster than HMAC-SHA256 on a typical token; SipHash-2-4 was
 //! designed as a MAC for short inputs like this one, and a forger must
 //! guess a 128-bit tag.
