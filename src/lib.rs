@@ -32,6 +32,7 @@
 //! - [`refresh`]: loading and reloading the feed off the request path.
 //! - [`background`]: the low-priority thread that rebuilds run on.
 //! - [`synthetic`]: generated feeds for benches, examples and load tests.
+//! - [`delivery`]: VAST templates, event tokens and spliced response bodies.
 //! - [`server`]: listeners, connection limits, HTTP/1.1 and graceful shutdown.
 
 #![forbid(unsafe_code)]
@@ -44,6 +45,7 @@ pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod deadline;
+pub mod delivery;
 pub mod feed;
 pub mod http;
 pub mod ledger;
