@@ -75,25 +75,24 @@ impl Access {
                 .check(self.address_key(peer, headers))
                 .map_err(Denied::RateLimited);
         }
-        let credential = self.auth.recognise(headers);
-        if let Ok(Credential::Known(principal)) = credential {
-            return limiter
-                .check(principal_key(principal))
-                .map_err(Denied::RateLimited);
-        }
+        let unverified = match self.auth.recognise(headers) {
+            Ok(Credential::Known(principal)) => {
+                return limiter
+                    .check(principal_key(principal))
+                    .map_err(Denied::RateLimited)
+            }
+            Ok(Credential::Unverified(token)) => Ok(token),
+            Err(refused) => Err(refused),
+        };
         // Not known to be good: the address pays, before any verification.
         limiter
             .check(self.address_key(peer, headers))
             .map_err(Denied::RateLimited)?;
-        match credential {
-            Ok(Credential::Unverified(token)) => self
-                .auth
-                .verify(token)
-                .map(drop)
-                .map_err(Denied::Unauthorized),
-            Err(e) => Err(Denied::Unauthorized(e)),
-            Ok(Credential::Known(_)) => Ok(()),
-        }
+        let token = unverified.map_err(Denied::Unauthorized)?;
+        self.auth
+            .verify(token)
+            .map(drop)
+            .map_err(Denied::Unauthorized)
     }
 
     fn address_key(&self, peer: IpAddr, headers: &HeaderMap) -> ClientKey {

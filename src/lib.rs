@@ -23,9 +23,9 @@
 //! - [`query`]: zero-allocation parsing of the ad request's query string.
 //! - [`deadline`]: closing connections whose responses stop being read.
 //! - [`limits`]: fixed request-size limits and their 414 answer.
-//! - [`access`]: the gate before `/ad_request`: [`auth`], then [`rate_limit`].
+//! - [`access`]: the gate before `/ad_request`: [`rate_limit`], then [`auth`].
 //! - [`auth`]: API keys and JWTs (JWKS, verified-token cache), 401s.
-//! - [`rate_limit`]: lock-free per-client token buckets, 429s.
+//! - [`rate_limit`]: exact per-client token buckets in a bounded map, 429s.
 //! - [`http`]: routing and prebuilt responses; no sockets.
 //! - [`metrics`]: atomic counters rendered for Prometheus.
 //! - [`ledger`]: served and event counts per day and ad, flushed in batches to memory, SQLite or Redis.
