@@ -21,9 +21,10 @@ use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
 use adserver::codes::{Country, Lang, PairKey};
 use adserver::feed::FeedSource;
-use adserver::http::{handle, handle_from, Listener, State};
 use adserver::query::parse_ad_request;
 use adserver::rate_limit::{ClientKey, RateLimiter};
+use adserver::router::{handle, handle_from, Listener};
+use adserver::state::State;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 #[path = "../tests/support/es256.rs"]
@@ -102,7 +103,7 @@ fn path(c: &mut Criterion) {
             let r = parse_ad_request(black_box(Some("country=us&lang=eng"))).unwrap();
             catalog
                 .select(r.country, r.lang, black_box(3), now, &r.exclude)
-                .cloned()
+                .map(|ad| ad.body().clone())
         })
     });
     g.bench_function("parse_select_fallback_miss", |b| {
@@ -110,7 +111,7 @@ fn path(c: &mut Criterion) {
             let r = parse_ad_request(black_box(Some("country=zz&lang=xx"))).unwrap();
             catalog
                 .select(r.country, r.lang, black_box(3), now, &r.exclude)
-                .cloned()
+                .map(|ad| ad.body().clone())
         })
     });
     g.bench_function("parse_select_exclude", |b| {
@@ -121,7 +122,7 @@ fn path(c: &mut Criterion) {
             .unwrap();
             catalog
                 .select(r.country, r.lang, black_box(3), now, &r.exclude)
-                .cloned()
+                .map(|ad| ad.body().clone())
         })
     });
 
@@ -257,6 +258,7 @@ fn gate(c: &mut Criterion) {
             source: FeedSource::File(path.clone()),
             issuer: None,
             audience: None,
+            allow_insecure: false,
         })
         .unwrap()
     };
@@ -269,7 +271,7 @@ fn gate(c: &mut Criterion) {
     let unlimited = serve(Access {
         auth: Auth {
             api_keys: None,
-            jwt: Some(jwt()),
+            jwt: Some(std::sync::Arc::new(jwt())),
         },
         ..Access::default()
     });
@@ -279,7 +281,7 @@ fn gate(c: &mut Criterion) {
     let guarded = serve(Access {
         auth: Auth {
             api_keys: None,
-            jwt: Some(jwt()),
+            jwt: Some(std::sync::Arc::new(jwt())),
         },
         ..limited(1)
     });

@@ -20,17 +20,11 @@
 //! /64 ([`ClientKey::address`]).
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use hyper::{Response, StatusCode};
+use hyper::header::HeaderMap;
 
+use crate::answer::Answer;
 use crate::auth::{Auth, AuthError, Credential, Principal};
-use crate::background::Shutdown;
-use crate::http::{Body, State};
 use crate::rate_limit::{ClientKey, Limited, RateLimiter};
 
 /// Who may ask for ads and how often.
@@ -50,10 +44,12 @@ pub enum Denied {
 
 impl Denied {
     /// The 401 or 429 to send.
-    pub fn response(self) -> Response<Body> {
+    pub fn answer(self) -> Answer {
         match self {
-            Denied::Unauthorized(e) => e.response(),
-            Denied::RateLimited(limited) => too_many_requests(limited),
+            Denied::Unauthorized(e) => Answer::Unauthorized(e),
+            Denied::RateLimited(limited) => Answer::RateLimited {
+                retry_after_secs: limited.retry_after_secs,
+            },
         }
     }
 }
@@ -121,49 +117,11 @@ fn principal_key(principal: Principal) -> ClientKey {
     }
 }
 
-fn too_many_requests(limited: Limited) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(TOO_MANY_REQUESTS)));
-    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(RETRY_AFTER, HeaderValue::from(limited.retry_after_secs));
-    response
-}
-
-const TOO_MANY_REQUESTS: &[u8] =
-    br#"{"error":"rate_limited","message":"too many requests from this client; retry after the Retry-After delay"}"#;
-
-/// Re-reads the JWKS every `every`, off the request path, until
-/// `shutdown`. Does nothing without `--jwks`.
-pub async fn refresh_keys(state: Arc<State>, every: Duration, mut shutdown: Shutdown) {
-    if state.access.auth.jwt.is_none() {
-        return;
-    }
-    loop {
-        tokio::select! {
-            biased;
-            () = shutdown.recv() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        let state = Arc::clone(&state);
-        let result = tokio::task::spawn_blocking(move || {
-            state.access.auth.jwt.as_ref().map(|jwt| jwt.refresh())
-        })
-        .await;
-        match result {
-            Ok(Some(Ok(keys))) => tracing::debug!(keys, "JWKS re-read"),
-            Ok(Some(Err(e))) => {
-                tracing::warn!(error = %e, reason = %e.reason(), "JWKS re-read failed; keeping the old keys")
-            }
-            _ => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::{HeaderValue, RETRY_AFTER};
+    use hyper::StatusCode;
 
     fn xff(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -202,7 +160,11 @@ mod tests {
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(access.admit(a, &HeaderMap::new()).is_ok());
         assert!(access.admit(a, &HeaderMap::new()).is_ok());
-        let refused = access.admit(a, &HeaderMap::new()).unwrap_err().response();
+        let refused = access
+            .admit(a, &HeaderMap::new())
+            .unwrap_err()
+            .answer()
+            .into_response();
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(refused.headers()[RETRY_AFTER], "1");
         assert!(access.admit(b, &HeaderMap::new()).is_ok());

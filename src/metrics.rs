@@ -19,16 +19,20 @@ pub enum Route {
     Readyz,
     Metrics,
     Explain,
+    Event,
+    Stats,
     Unknown,
 }
 
 impl Route {
-    const ALL: [Route; 6] = [
+    const ALL: [Route; 8] = [
         Route::AdRequest,
         Route::Healthz,
         Route::Readyz,
         Route::Metrics,
         Route::Explain,
+        Route::Event,
+        Route::Stats,
         Route::Unknown,
     ];
 
@@ -39,6 +43,8 @@ impl Route {
             Route::Readyz => "readyz",
             Route::Metrics => "metrics",
             Route::Explain => "explain",
+            Route::Event => "event",
+            Route::Stats => "stats",
             Route::Unknown => "unknown",
         }
     }
@@ -61,10 +67,12 @@ pub enum Outcome {
     RateLimited,
     /// 414: the request target is over the limit.
     UriTooLong,
+    /// 403: an event beacon whose token is missing, forged or expired.
+    InvalidEvent,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 10] = [
+    const ALL: [Outcome; 11] = [
         Outcome::Ad,
         Outcome::NoAd,
         Outcome::InvalidRequest,
@@ -75,6 +83,7 @@ impl Outcome {
         Outcome::Unauthorized,
         Outcome::RateLimited,
         Outcome::UriTooLong,
+        Outcome::InvalidEvent,
     ];
 
     fn label(self) -> &'static str {
@@ -89,6 +98,7 @@ impl Outcome {
             Outcome::Unauthorized => "unauthorized",
             Outcome::RateLimited => "rate_limited",
             Outcome::UriTooLong => "uri_too_long",
+            Outcome::InvalidEvent => "invalid_event",
         }
     }
 }
@@ -230,6 +240,7 @@ impl Metrics {
                     || route == Route::AdRequest
                         && outcome != Outcome::Ok
                         && outcome != Outcome::NotFound
+                        && outcome != Outcome::InvalidEvent
                 {
                     let _ = writeln!(
                         w,

@@ -18,6 +18,16 @@ pub struct AdRequest {
     /// The player's clock, from `tz` (which wins) or `utc_offset`.
     pub player: Option<Zone>,
     pub exclude: Exclude,
+    /// `format`: `json` (the default) or `vast` (README "Delivery").
+    pub format: Format,
+}
+
+/// How an ad answer is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Json,
+    Vast,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +37,7 @@ pub enum Param {
     Tz,
     UtcOffset,
     Exclude,
+    Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +73,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
     let mut tz: Option<Result<Tz, Problem>> = None;
     let mut offset: Option<Result<Zone, Problem>> = None;
     let mut exclude: Option<Result<Exclude, Problem>> = None;
+    let mut format: Option<Result<Format, Problem>> = None;
     // One buffer each, reused: only values with `%` escapes are copied.
     let (mut name_buf, mut value_buf) = ([0u8; MAX_VALUE], [0u8; MAX_VALUE]);
     for pair in query.unwrap_or("").as_bytes().split(|&b| b == b'&') {
@@ -75,6 +87,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
             Some(b"tz") => (Param::Tz, tz.is_some()),
             Some(b"utc_offset") => (Param::UtcOffset, offset.is_some()),
             Some(b"exclude") => (Param::Exclude, exclude.is_some()),
+            Some(b"format") => (Param::Format, format.is_some()),
             _ => continue,
         };
         if slot_is_set {
@@ -89,6 +102,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
             Param::Tz => tz = Some(check(decode(value, &mut value_buf), parse_tz)),
             Param::UtcOffset => offset = Some(check(decode(value, &mut value_buf), parse_offset)),
             Param::Exclude => exclude = Some(parse_exclude(value)),
+            Param::Format => format = Some(check(decode(value, &mut value_buf), parse_format)),
         }
     }
     let fail = |param| move |problem| QueryError { param, problem };
@@ -104,12 +118,17 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
         .transpose()
         .map_err(fail(Param::Exclude))?
         .unwrap_or_default();
+    let format = format
+        .transpose()
+        .map_err(fail(Param::Format))?
+        .unwrap_or_default();
     let player = tz.map(Zone::Iana).or(offset);
     Ok(AdRequest {
         country,
         lang,
         player,
         exclude,
+        format,
     })
 }
 
@@ -131,6 +150,16 @@ pub fn parse_hour(query: Option<&str>) -> Result<Option<u8>, BadHour> {
         }
     }
     Ok(hour)
+}
+
+fn parse_format(value: &[u8]) -> Option<Format> {
+    if value.eq_ignore_ascii_case(b"json") {
+        Some(Format::Json)
+    } else if value.eq_ignore_ascii_case(b"vast") {
+        Some(Format::Vast)
+    } else {
+        None
+    }
 }
 
 fn parse_tz(value: &[u8]) -> Option<Tz> {

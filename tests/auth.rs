@@ -137,7 +137,7 @@ async fn jwt_server(name: &str, initial: &[&TestKey]) -> (TestServer, PathBuf) {
     let access = Access {
         auth: Auth {
             api_keys: None,
-            jwt: Some(jwt),
+            jwt: Some(std::sync::Arc::new(jwt)),
         },
         ..Access::default()
     };
@@ -360,7 +360,7 @@ async fn a_bad_signature_flood_is_rate_limited_before_any_signature_check() {
     let access = Access {
         auth: Auth {
             api_keys: None,
-            jwt: Some(jwt),
+            jwt: Some(std::sync::Arc::new(jwt)),
         },
         rate_limit: Some(RateLimiter::new(10, 10)),
         ..Access::default()

@@ -21,8 +21,9 @@ use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
 use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
 use adserver::feed::{self, FeedSource};
-use adserver::http::{handle, handle_from, Listener, State};
 use adserver::rate_limit::RateLimiter;
+use adserver::router::{handle, handle_from, Listener};
+use adserver::state::State;
 
 #[path = "support/es256.rs"]
 mod es256;
@@ -107,7 +108,7 @@ fn the_access_gate_allocates_nothing() {
             Access {
                 auth: Auth {
                     api_keys: None,
-                    jwt: Some(verifier),
+                    jwt: Some(std::sync::Arc::new(verifier)),
                 },
                 ..Access::default()
             },
@@ -130,7 +131,7 @@ fn the_access_gate_allocates_nothing() {
             Access {
                 auth: Auth {
                     api_keys: None,
-                    jwt: Some(limited_verifier),
+                    jwt: Some(std::sync::Arc::new(limited_verifier)),
                 },
                 rate_limit: limiter(),
                 ..Access::default()

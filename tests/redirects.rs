@@ -23,9 +23,9 @@ use adserver::auth::{Auth, JwtSettings, JwtVerifier};
 use adserver::background::Loops;
 use adserver::clock::ManualClock;
 use adserver::feed::{FailureReason, FeedError, FeedSource, FetchLimits};
-use adserver::http::State;
 use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
 use adserver::server::{serve, ServerOptions};
+use adserver::state::State;
 use common::{feed_json, get_with, TestServer};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -369,7 +369,7 @@ async fn jwt_server(verifier: JwtVerifier) -> (SocketAddr, Arc<State>) {
     let access = Access {
         auth: Auth {
             api_keys: None,
-            jwt: Some(verifier),
+            jwt: Some(std::sync::Arc::new(verifier)),
         },
         ..Access::default()
     };
@@ -453,7 +453,11 @@ async fn the_jwks_refresh_loop_rereads_until_signalled_then_stops() {
     let every = Duration::from_millis(20);
     loops.spawn(
         "jwks refresh",
-        adserver::access::refresh_keys(state, every, loops.shutdown()),
+        adserver::auth::refresh_keys(
+            std::sync::Arc::clone(state.access.auth.jwt.as_ref().unwrap()),
+            every,
+            loops.shutdown(),
+        ),
     );
     let deadline = Instant::now() + Duration::from_secs(5);
     while site.asked().len() < 3 {

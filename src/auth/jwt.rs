@@ -8,14 +8,14 @@
 //! configured set. Expiry and not-before are enforced with
 //! [`LEEWAY_SECS`]; issuer and audience when configured.
 //!
-//! The set is re-read by [`crate::access::refresh_keys`] periodically and
+//! The set is re-read by [`refresh_keys`] periodically and
 //! here, at once, when a token names an unknown `kid` (at most once per
 //! [`UNKNOWN_KID_COOLDOWN`], so random `kid`s cannot make the server hammer
 //! the identity provider). Verified tokens go into a [`TokenCache`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -26,6 +26,7 @@ use serde::Deserialize;
 
 use super::cache::{unix_now, TokenCache, CAPACITY};
 use super::{AuthError, Principal};
+use crate::background::Shutdown;
 use crate::feed::{FailureReason, FeedError, FeedSource, FetchLimits, Fetched};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -93,6 +94,26 @@ pub struct JwtVerifier {
     subjects: ahash::RandomState,
     signature_checks: AtomicU64,
     last_unknown_kid_refresh: Mutex<Option<Instant>>,
+}
+
+/// Re-reads `jwt`'s key set every `every`, off the request path, until
+/// `shutdown`.
+pub async fn refresh_keys(jwt: Arc<JwtVerifier>, every: Duration, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.recv() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let jwt = Arc::clone(&jwt);
+        match tokio::task::spawn_blocking(move || jwt.refresh()).await {
+            Ok(Ok(keys)) => tracing::debug!(keys, "JWKS re-read"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, reason = %e.reason(), "JWKS re-read failed; keeping the old keys")
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 impl JwtVerifier {

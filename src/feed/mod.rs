@@ -26,6 +26,7 @@ pub use skipped::{Rule, SkipCounts, Skipped};
 
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
+use crate::delivery::Creative;
 use crate::window::Window;
 
 /// One valid ad, codes lower-cased.
@@ -42,6 +43,8 @@ pub struct Ad {
     pub weight: u32,
     /// The zone this ad's hours are read in, when the feed names one.
     pub zone: Option<Zone>,
+    /// What a video player needs beyond the URL (README "Delivery").
+    pub creative: Creative,
 }
 
 /// A parsed feed: the ads to serve and the ones skipped.

@@ -1,5 +1,6 @@
 //! The refresher's handle on the server: the live catalog slot, the
-//! metrics that describe it and the clock the drop guard reads, and
+//! metrics that describe it, the clock the drop guard reads and the ledger
+//! its served counts go to, and
 //! nothing else of the server's state (no access rules, no router).
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::Catalog;
 use crate::clock::Clock;
+use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 
 /// Makes new catalogs live, and says so in the metrics.
@@ -17,6 +19,8 @@ pub struct Publisher {
     catalog: Arc<ArcSwapOption<Catalog>>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    /// Where a published catalog's served counts go ([`Catalog::bind`]).
+    ledger: Arc<Ledger>,
 }
 
 impl Publisher {
@@ -25,11 +29,13 @@ impl Publisher {
         catalog: Arc<ArcSwapOption<Catalog>>,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
+        ledger: Arc<Ledger>,
     ) -> Publisher {
         Publisher {
             catalog,
             metrics,
             clock,
+            ledger,
         }
     }
 
@@ -37,7 +43,8 @@ impl Publisher {
     /// one it replaces: freeing a large catalog takes milliseconds, so the
     /// caller decides which thread pays for it.
     #[must_use = "dropping the old catalog here frees it on this thread"]
-    pub fn publish(&self, catalog: Catalog) -> Option<Arc<Catalog>> {
+    pub fn publish(&self, mut catalog: Catalog) -> Option<Arc<Catalog>> {
+        catalog.bind(&self.ledger);
         let (ads, skipped) = (catalog.len(), catalog.skipped());
         let old = self.catalog.swap(Some(Arc::new(catalog)));
         self.metrics.catalog_loaded(ads, skipped);

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adserver::clock::{HourBasis, ManualClock};
-use adserver::http::State;
 use adserver::server::{serve, ServerOptions};
+use adserver::state::State;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
