@@ -46,9 +46,13 @@ async fn an_eligible_ad_is_200_json_no_store() {
     let server = server_with(&feed_json(&[("59d4fb16", "us", "eng", 1, 14)]), 5).await;
     let reply = server.get("/ad_request?country=us&lang=eng").await;
     assert_eq!(reply.status, 200);
-    assert_eq!(
-        reply.body,
-        r#"{"id":"59d4fb16","video_url":"https://cdn.example.com/59d4fb16.mp4"}"#
+    // Tracking is on by default: the serving id and event URL follow
+    // (tests/delivery.rs checks them, and the exact body with it off).
+    assert!(
+        reply.body.starts_with(
+            r#"{"id":"59d4fb16","video_url":"https://cdn.example.com/59d4fb16.mp4","serving_id":""#
+        ),
+        "{reply:?}"
     );
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.header("cache-control"), Some("no-store"));

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adserver::clock::{HourBasis, ManualClock};
+use adserver::delivery::Delivery;
 use adserver::server::{serve, ServerOptions};
 use adserver::state::State;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,10 +43,25 @@ impl TestServer {
         TestServer::launch(hour, HourBasis::Player, ServerOptions::default()).await
     }
 
+    /// A server whose beacons and ledger are `delivery` (README "Delivery").
+    pub async fn start_with_delivery(hour: u8, delivery: Delivery) -> TestServer {
+        let clock = Arc::new(ManualClock::new(hour));
+        let state = State::new(Arc::clone(&clock)).with_delivery(delivery);
+        TestServer::launch_state(clock, state, ServerOptions::default()).await
+    }
+
     async fn launch(hour: u8, basis: HourBasis, options: ServerOptions) -> TestServer {
         let clock = Arc::new(ManualClock::new(hour));
         let mut state = State::new(Arc::clone(&clock));
         state.hour_basis = basis;
+        TestServer::launch_state(clock, state, options).await
+    }
+
+    async fn launch_state(
+        clock: Arc<ManualClock>,
+        state: State,
+        options: ServerOptions,
+    ) -> TestServer {
         let state = Arc::new(state);
         let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -72,6 +88,11 @@ impl TestServer {
 
     pub async fn get(&self, path: &str) -> Reply {
         get(self.public, path).await
+    }
+
+    /// A GET on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> Reply {
+        get(self.admin, path).await
     }
 }
 
