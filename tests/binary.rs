@@ -268,3 +268,74 @@ async fn the_soft_open_file_limit_is_raised_to_what_the_caps_need() {
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("raised the open-file limit"), "{log}");
 }
+
+/// README "Delivery": with `--ledger sqlite:PATH` a served ad and its
+/// beacon, counted less than one flush interval before SIGTERM, are written
+/// at shutdown and read back by the next process; the key file created by
+/// the first process is reused, so the first process's beacon still
+/// verifies on the second.
+#[tokio::test]
+async fn a_sqlite_ledger_and_event_key_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("adserver-bin-ledger-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ledger = format!("sqlite:{}", dir.join("ledger.db").display());
+    let key = dir.join("event.key");
+    let run = |port: u16, admin: u16| {
+        spawn(
+            &[
+                "--feed",
+                SAMPLE_FEED,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--admin-listen",
+                &format!("127.0.0.1:{admin}"),
+                "--ledger",
+                &ledger,
+                "--ledger-flush-interval",
+                "3600",
+                "--event-key-file",
+                key.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let (port, admin) = (free_port(), free_port());
+    let first = run(port, admin);
+    wait_ready(port).await;
+    let addr = ([127, 0, 0, 1], port).into();
+    let reply = get(addr, "/ad_request?country=us&lang=eng").await;
+    let id = reply.ad_id();
+    let start = reply.body.find("/event?t=").unwrap();
+    let target = &reply.body[start..reply.body.rfind('"').unwrap()];
+    assert_eq!(
+        get(addr, &format!("{target}&e=impression")).await.status,
+        204
+    );
+    signal(&first, "TERM");
+    let (code, log) = wait_exit(first);
+    assert_eq!(code, 0, "{log}");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the key file is private");
+
+    let (port, admin) = (free_port(), free_port());
+    let second = run(port, admin);
+    wait_ready(port).await;
+    let addr = ([127, 0, 0, 1], port).into();
+    // The first process's token verifies here (same key file); a repeat
+    // of its impression is not counted again, a new event is.
+    assert_eq!(get(addr, &format!("{target}&e=complete")).await.status, 204);
+    let stats = get(([127, 0, 0, 1], admin).into(), "/stats?format=csv").await;
+    signal(&second, "TERM");
+    let (code, log) = wait_exit(second);
+    assert_eq!(code, 0, "{log}");
+    let row = stats
+        .body
+        .lines()
+        .find(|l| l.starts_with(&format!("{id},")))
+        .unwrap_or_else(|| panic!("no row for {id}: {}", stats.body));
+    // served, impression, start, firstQuartile, midpoint, thirdQuartile, complete
+    assert!(row.starts_with(&format!("{id},1,1,0,0,0,0,1,")), "{row}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
