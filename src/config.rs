@@ -1,4 +1,4 @@
-//! Command-line and environment configuration (SPEC §1), parsed once at
+//! Command-line and environment configuration (README "Configuration"), parsed once at
 //! start into a [`Config`] that is passed explicitly; nothing else reads
 //! the environment.
 

@@ -4,7 +4,7 @@
 //! compilation and the tests' naive reference filter. It knows nothing about
 //! clocks or time zones: the caller supplies the hour.
 
-/// Hours `[start, end)` of a day, as SPEC §3 defines them.
+/// Hours `[start, end)` of a day, as README "Which ad is served" defines them.
 ///
 /// `end` 0 or 24 means the end of the day, `start > end` wraps past midnight
 /// and `start == end` serves all day.

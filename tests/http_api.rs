@@ -1,4 +1,4 @@
-//! SPEC §2 and §5 over real HTTP on 127.0.0.1: every row of the status
+//! README "Endpoints and statuses" over real HTTP on 127.0.0.1: every row of the status
 //! table, rotation, readiness and graceful shutdown.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The targeting extensions (SPEC §6) over real HTTP: locales, player-local
+//! The targeting extensions (README "Targeting extensions") over real HTTP: locales, player-local
 //! hours (with a DST change day), ads with their own zone, weights,
 //! wildcard precedence, exclude, and /explain.
 
