@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use adserver::catalog::{Catalog, Exclude};
+use adserver::catalog::{Catalog, Exclude, Lookup};
 use adserver::clock::ManualClock;
 use adserver::codes::{Country, Lang};
 use adserver::http::{handle, Listener, State};
@@ -100,13 +100,13 @@ fn lookup(c: &mut Criterion) {
         let now = now();
         g.bench_function(name, |b| {
             b.iter(|| {
-                catalog.select(
-                    black_box(country),
-                    black_box(lang),
-                    black_box(hour),
+                catalog.select(&Lookup {
+                    country: black_box(country),
+                    lang: black_box(lang),
+                    hour: black_box(hour),
                     now,
-                    black_box(exclude),
-                )
+                    exclude: black_box(exclude),
+                })
             })
         });
     }
@@ -131,7 +131,13 @@ fn path(c: &mut Criterion) {
             b.iter(|| {
                 let r = parse_ad_request(black_box(Some(query))).unwrap();
                 catalog
-                    .select(r.country, r.lang, black_box(3), now, &r.exclude)
+                    .select(&Lookup {
+                        country: r.country,
+                        lang: r.lang,
+                        hour: black_box(3),
+                        now,
+                        exclude: &r.exclude,
+                    })
                     .cloned()
             })
         });

@@ -18,7 +18,7 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode, Version};
 
 use crate::access::{Access, Denied};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Lookup};
 use crate::clock::Clock;
 use crate::metrics::{Metrics, Outcome, Route};
 use crate::query::{parse_ad_request, parse_hour, Param, PlayerZone, Problem, QueryError};
@@ -270,7 +270,14 @@ fn ad_request(state: &State, query: Option<&str>) -> (Outcome, Response<Body>) {
             Some(catalog) => {
                 let now = state.clock.now();
                 let hour = state.hour_for(request.player, now);
-                match catalog.select(request.country, request.lang, hour, now, &request.exclude) {
+                let lookup = Lookup {
+                    country: request.country,
+                    lang: request.lang,
+                    hour,
+                    now,
+                    exclude: &request.exclude,
+                };
+                match catalog.select(&lookup) {
                     Some(body) => (Outcome::Ad, json(StatusCode::OK, body.clone())),
                     None => (Outcome::NoAd, error(StatusCode::NOT_FOUND, NO_AD)),
                 }
@@ -309,7 +316,13 @@ fn explain(state: &State, query: Option<&str>) -> (Outcome, Response<Body>) {
     };
     let now = state.clock.now();
     let hour = hour.unwrap_or_else(|| state.hour_for(request.player, now));
-    let explanation = catalog.explain(request.country, request.lang, hour, now, &request.exclude);
+    let explanation = catalog.explain(&Lookup {
+        country: request.country,
+        lang: request.lang,
+        hour,
+        now,
+        exclude: &request.exclude,
+    });
     let body = simd_json::to_vec(&explanation).expect("an explanation always serialises");
     (Outcome::Ok, json(StatusCode::OK, Bytes::from(body)))
 }
