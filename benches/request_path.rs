@@ -17,14 +17,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use adserver::access::Access;
 use adserver::auth::{Auth, JwtSettings, JwtVerifier};
-use adserver::catalog::Catalog;
+use adserver::catalog::{Catalog, Exclude, Lookup};
 use adserver::clock::ManualClock;
-use adserver::codes::{Country, Lang, PairKey};
+use adserver::codes::{Country, Lang};
 use adserver::feed::FeedSource;
 use adserver::query::parse_ad_request;
 use adserver::rate_limit::{ClientKey, RateLimiter};
 use adserver::router::{handle, handle_from, Listener};
 use adserver::state::State;
+use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 #[path = "../tests/support/es256.rs"]
@@ -33,13 +34,6 @@ mod es256;
 fn sample_catalog() -> Catalog {
     let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
     Catalog::compile(&adserver::feed::parse(body).unwrap())
-}
-
-fn key(country: &str, lang: &str) -> PairKey {
-    PairKey::new(
-        Country::parse(country.as_bytes()).unwrap(),
-        Lang::parse(lang.as_bytes()).unwrap(),
-    )
 }
 
 fn query(c: &mut Criterion) {
@@ -60,71 +54,110 @@ fn query(c: &mut Criterion) {
     g.finish();
 }
 
+/// The sample catalog plus what it lacks: wildcard ads at each fallback
+/// level and ads with their own `timezone`.
+fn targeting_catalog() -> Catalog {
+    let sample =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
+    let end = sample.rfind(']').unwrap();
+    let extra = [
+        ("us_any", "us", "*", None),
+        ("any_ger", "*", "ger", None),
+        ("house", "*", "*", None),
+        ("kolkata", "in", "eng", Some("Asia/Kolkata")),
+        ("tokyo", "in", "eng", Some("Asia/Tokyo")),
+    ]
+    .map(|(id, country, lang, zone)| {
+        let zone = zone.map_or(String::new(), |z| format!(r#","timezone":"{z}""#));
+        format!(
+            r#",{{"id":"{id}","video_url":"https://cdn.example.com/{id}.mp4","country":"{country}","lang":"{lang}","start_hour":0,"end_hour":0{zone}}}"#
+        )
+    })
+    .concat();
+    let feed = format!("{}{extra}{}", &sample[..end], &sample[end..]);
+    Catalog::compile(&adserver::feed::parse(feed.into_bytes()).unwrap())
+}
+
+fn code(country: &str, lang: &str) -> (Country, Lang) {
+    (
+        Country::parse(country.as_bytes()).unwrap(),
+        Lang::parse(lang.as_bytes()).unwrap(),
+    )
+}
+
+/// 2026-01-15 04:00 UTC; the basis hour below is 3, as if the server's
+/// zone were an hour behind.
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_768_449_600 + 4 * 3600, 0).unwrap()
+}
+
 fn lookup(c: &mut Criterion) {
-    let catalog = sample_catalog();
+    let sample = sample_catalog();
+    let targeting = targeting_catalog();
+    let none = Exclude::default();
+    let mut two = Exclude::default();
+    two.push(b"096d3737");
+    two.push(b"9623d7cf");
     let mut g = c.benchmark_group("lookup");
-    // us/eng has several ads at hour 3: every call rotates.
-    let hit = key("us", "eng");
-    g.bench_function("hit_rotating", |b| {
-        b.iter(|| catalog.pick(black_box(hit), black_box(3)))
-    });
-    let single = key("ca", "fre");
-    g.bench_function("hit_single", |b| {
-        b.iter(|| catalog.pick(black_box(single), black_box(3)))
-    });
-    let unknown = key("zz", "eng");
-    g.bench_function("miss_pair", |b| {
-        b.iter(|| catalog.pick(black_box(unknown), black_box(3)))
-    });
-    let spa = key("us", "spa");
-    g.bench_function("miss_hour", |b| {
-        b.iter(|| catalog.pick(black_box(spa), black_box(2)))
-    });
+    for (name, catalog, (country, lang), hour, exclude) in [
+        // us/eng has several ads at hour 3: every call rotates.
+        ("hit_rotating", &sample, code("us", "eng"), 3, &none),
+        ("hit_single", &sample, code("ca", "fre"), 3, &none),
+        // Every fallback level tried, none present.
+        ("miss_pair", &sample, code("zz", "eng"), 3, &none),
+        ("miss_hour", &sample, code("us", "spa"), 2, &none),
+        // No (us, ger) ads: served from (us, *); zz/fre from (*, *).
+        ("hit_fallback", &targeting, code("us", "ger"), 3, &none),
+        ("hit_any", &targeting, code("zz", "fre"), 3, &none),
+        // in/eng has own-zone ads, checked against the instant.
+        ("hit_own_zone", &targeting, code("in", "eng"), 3, &none),
+        ("hit_exclude", &sample, code("us", "eng"), 3, &two),
+    ] {
+        let now = now();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                catalog.select(&Lookup {
+                    country: black_box(country),
+                    lang: black_box(lang),
+                    hour: black_box(hour),
+                    now,
+                    exclude: black_box(exclude),
+                })
+            })
+        });
+    }
     g.finish();
 }
 
 fn path(c: &mut Criterion) {
     let catalog = sample_catalog();
     let mut g = c.benchmark_group("path");
-    g.bench_function("parse_lookup_rotate", |b| {
-        b.iter(|| {
-            let request = parse_ad_request(black_box(Some("country=us&lang=eng"))).unwrap();
-            catalog
-                .pick(PairKey::new(request.country, request.lang), black_box(3))
-                .cloned()
-        })
-    });
-
-    // What the targeting extensions cost: the request path as http::handle
-    // runs it (fallback levels, exclude, the clock's instant).
-    let now = chrono::DateTime::from_timestamp(1_768_449_600, 0).unwrap();
-    g.bench_function("parse_select", |b| {
-        b.iter(|| {
-            let r = parse_ad_request(black_box(Some("country=us&lang=eng"))).unwrap();
-            catalog
-                .select(r.country, r.lang, black_box(3), now, &r.exclude)
-                .map(|ad| ad.body().clone())
-        })
-    });
-    g.bench_function("parse_select_fallback_miss", |b| {
-        b.iter(|| {
-            let r = parse_ad_request(black_box(Some("country=zz&lang=xx"))).unwrap();
-            catalog
-                .select(r.country, r.lang, black_box(3), now, &r.exclude)
-                .map(|ad| ad.body().clone())
-        })
-    });
-    g.bench_function("parse_select_exclude", |b| {
-        b.iter(|| {
-            let r = parse_ad_request(black_box(Some(
-                "country=us&lang=eng&exclude=096d3737,9623d7cf",
-            )))
-            .unwrap();
-            catalog
-                .select(r.country, r.lang, black_box(3), now, &r.exclude)
-                .map(|ad| ad.body().clone())
-        })
-    });
+    let now = now();
+    // What router::handle runs: parse, then the lookup with its fallback
+    // levels, exclude and the clock's instant.
+    for (name, query) in [
+        ("parse_lookup_rotate", "country=us&lang=eng"),
+        ("parse_lookup_fallback_miss", "country=zz&lang=xx"),
+        (
+            "parse_lookup_exclude",
+            "country=us&lang=eng&exclude=096d3737,9623d7cf",
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let r = parse_ad_request(black_box(Some(query))).unwrap();
+                catalog
+                    .select(&Lookup {
+                        country: r.country,
+                        lang: r.lang,
+                        hour: black_box(3),
+                        now,
+                        exclude: &r.exclude,
+                    })
+                    .map(|ad| ad.body().clone())
+            })
+        });
+    }
 
     let state = State::new(Arc::new(ManualClock::new(3)));
     let _ = state.publish(sample_catalog());

@@ -3,7 +3,7 @@
 //! level with an eligible ad wins, and one rotation cycle serves each of
 //! its ads exactly `weight` times (in feed order when all weights are 1).
 
-use adserver::catalog::{Catalog, Exclude};
+use adserver::catalog::{Catalog, Lookup};
 use adserver::codes::{Country, Lang, PairKey};
 use adserver::feed::{Ad, Feed};
 use adserver::window::Window;
@@ -92,7 +92,7 @@ fn check(rows: &[Row], hour: u8) -> Result<(), TestCaseError> {
             let expected = naive(&ads, c, l, hour);
             let pick = || {
                 catalog
-                    .select(c, l, hour, now, &Exclude::default())
+                    .select(&Lookup::new(c, l, hour, now))
                     .map(|ad| id_of(ad.body()))
             };
             if expected.is_empty() {

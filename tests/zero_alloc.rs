@@ -1,18 +1,24 @@
-//! Proof that our part of the request path allocates nothing: query
-//! parsing, the catalog lookup, rotation and picking the prebuilt body,
-//! 10,000 times under a counting global allocator.
+//! Proof that the request path the server runs allocates nothing: query
+//! parsing, `Catalog::select` at every fallback level (`(country, *)`,
+//! `(*, lang)`, `(*, *)`), with own-zone ads judged at the instant and with
+//! `exclude`, rotation and the prebuilt body, 10,000 times under a counting
+//! global allocator.
 //!
-//! It also reports (without asserting) what one whole `http::handle` call
-//! allocates: that is hyper's `Response` and `HeaderMap`, outside our
-//! control, and the number to watch if it ever grows.
+//! A whole `http::handle` call does allocate: hyper's `Response` and its
+//! `HeaderMap`, outside our control. The second proof holds each kind of ad
+//! request to exactly what building that same response by hand allocates,
+//! and prints the figure to watch.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
 
-use adserver::catalog::Catalog;
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use http_body_util::Full;
+
+use adserver::catalog::{Catalog, Lookup};
 use adserver::clock::ManualClock;
-use adserver::codes::PairKey;
 use adserver::query::parse_ad_request;
 use adserver::router::{handle, Listener};
 use adserver::state::State;
@@ -63,18 +69,73 @@ fn allocations(work: impl FnOnce()) -> u64 {
     COUNT.with(|c| c.replace(None)).unwrap()
 }
 
-const QUERIES: [&str; 6] = [
-    "country=us&lang=eng",
-    "country=US&lang=ENG&sdk=unity",
-    "country=%75%73&lang=en-US",
-    "country=ca&lang=fr_CA",
-    "country=zz&lang=eng",
-    "country=usa&lang=eng",
+/// Every kind of ad request, with the id prefix of the body it must be
+/// able to get (`None`: any, or none at all).
+const QUERIES: [(&str, Option<&str>); 10] = [
+    ("country=us&lang=eng", None),
+    ("country=US&lang=ENG&sdk=unity", None),
+    ("country=%75%73&lang=en-US", None),
+    ("country=ca&lang=fr_CA", None),
+    // (us, ger) has no ads: (country, *) answers.
+    ("country=us&lang=ger", Some("us_any")),
+    // (fr, ger) and (fr, *) have none: (*, lang) answers.
+    ("country=fr&lang=ger", Some("any_ger")),
+    // Nothing for zz at all: (*, *) answers, with its own-zone ad in turn.
+    ("country=zz&lang=eng", Some("house")),
+    // in/eng has ads with their own timezone.
+    ("country=in&lang=eng", Some("kolkata")),
+    (
+        "country=us&lang=eng&exclude=59d4fb16,f75d5ea7,d26b9496,51c34250,096d3737",
+        None,
+    ),
+    ("country=usa&lang=eng", None),
 ];
 
-fn sample_catalog() -> Catalog {
-    let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
-    Catalog::compile(&adserver::feed::parse(body).unwrap())
+/// Bodies the select loop must have served at least once: each fallback
+/// level, and each own-zone ad (one of them only in its hours).
+const MUST_SERVE: [&str; 6] = [
+    "us_any",
+    "any_ger",
+    "house",
+    "house_zoned",
+    "kolkata",
+    "tokyo",
+];
+
+/// The sample catalog plus what it lacks: an ad at each fallback level and
+/// ads with their own `timezone`, one of them at a fallback level.
+fn targeting_catalog() -> Catalog {
+    let sample =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
+    let end = sample.rfind(']').unwrap();
+    let extra = [
+        ("us_any", "us", "*", 0, 0, None),
+        ("any_ger", "*", "ger", 0, 0, None),
+        ("house", "*", "*", 0, 0, None),
+        ("house_zoned", "*", "*", 6, 12, Some("America/New_York")),
+        ("kolkata", "in", "eng", 0, 0, Some("Asia/Kolkata")),
+        ("tokyo", "in", "eng", 9, 17, Some("Asia/Tokyo")),
+    ]
+    .map(|(id, country, lang, start, end, zone)| {
+        let zone = zone.map_or(String::new(), |z| format!(r#","timezone":"{z}""#));
+        format!(
+            r#",{{"id":"{id}","video_url":"https://cdn.example.com/{id}.mp4","country":"{country}","lang":"{lang}","start_hour":{start},"end_hour":{end}{zone}}}"#
+        )
+    })
+    .concat();
+    let feed = format!("{}{extra}{}", &sample[..end], &sample[end..]);
+    let feed = adserver::feed::parse(feed.into_bytes()).unwrap();
+    assert_eq!(
+        feed.skip_counts.total(),
+        0,
+        "the fixture's ads are all valid"
+    );
+    Catalog::compile(&feed)
+}
+
+/// Whether `body` is the ad `id`'s (bodies start `{"id":"…"`).
+fn is_ad(body: &[u8], id: &str) -> bool {
+    body.get(7..7 + id.len()) == Some(id.as_bytes()) && body.get(7 + id.len()) == Some(&b'"')
 }
 
 #[test]
@@ -85,46 +146,100 @@ fn the_counter_sees_allocations() {
 }
 
 #[test]
-fn parse_lookup_rotation_and_body_allocate_nothing() {
-    let catalog = sample_catalog();
-    let mut served = 0u64;
+fn parse_select_rotation_and_body_allocate_nothing() {
+    let catalog = targeting_catalog();
+    let start: DateTime<Utc> = "2026-01-15T00:00:00Z".parse().unwrap();
+    // Fixed arrays, so that keeping score allocates nothing either.
+    let mut served = [0u64; MUST_SERVE.len()];
+    let mut answered = [0u64; QUERIES.len()];
     let n = allocations(|| {
         for i in 0..10_000 {
-            let query = QUERIES[i % QUERIES.len()];
+            let (query, expected) = QUERIES[i % QUERIES.len()];
             let Ok(request) = parse_ad_request(Some(std::hint::black_box(query))) else {
                 continue;
             };
-            let key = PairKey::new(request.country, request.lang);
-            if let Some(body) = catalog.pick(key, (i % 24) as u8) {
-                // What the response takes: a new reference to the prebuilt body.
-                let body = body.clone();
-                served += body.len() as u64;
+            // The basis hour and the instant move apart, as they do when
+            // the hour is the player's: own-zone ads see every hour.
+            let lookup = Lookup {
+                country: request.country,
+                lang: request.lang,
+                hour: (i % 24) as u8,
+                now: start + Duration::minutes(7 * i as i64),
+                exclude: &request.exclude,
+            };
+            let Some(ad) = catalog.select(&lookup) else {
+                continue;
+            };
+            // What the response takes: a new reference to the prebuilt body.
+            let body = ad.body().clone();
+            if expected.map_or(true, |id| is_ad(&body, id)) {
+                answered[i % QUERIES.len()] += 1;
+            }
+            for (count, id) in served.iter_mut().zip(MUST_SERVE) {
+                *count += u64::from(is_ad(&body, id));
             }
         }
     });
-    assert!(served > 0, "the loop served ads");
-    assert_eq!(n, 0, "allocations on our part of the request path");
+    assert_eq!(n, 0, "allocations on the request path");
+    for ((query, expected), count) in QUERIES.iter().zip(answered) {
+        if expected.is_some() {
+            assert!(count > 0, "{query} never served {expected:?}");
+        }
+    }
+    for (id, count) in MUST_SERVE.iter().zip(served) {
+        assert!(count > 0, "{id} was never served: its path went unproven");
+    }
 }
 
 #[test]
-fn report_what_a_whole_handle_call_allocates() {
-    let state = State::new(Arc::new(ManualClock::new(5)));
-    let _ = state.publish(sample_catalog());
-    let request = hyper::Request::get("/ad_request?country=us&lang=eng")
-        .body(())
-        .unwrap();
-    handle(&state, Listener::Public, &request); // warm up lazy statics
-    let n = allocations(|| {
-        for _ in 0..1_000 {
-            std::hint::black_box(handle(&state, Listener::Public, &request));
-        }
-    });
-    println!(
-        "http::handle allocates {:.1} times per request (hyper Response + HeaderMap)",
-        n as f64 / 1_000.0
-    );
-    assert!(
-        n <= 1_000 * 4,
-        "{n} allocations in 1,000 calls: more than hyper's own"
-    );
+fn a_whole_handle_call_allocates_only_the_hyper_response() {
+    // 03:30 UTC, basis hour 3: no plain in/eng ad is in its hours, so only
+    // the own-zone ads (Kolkata 09:00, Tokyo 12:30) can answer that pair.
+    let state = State::new(Arc::new(ManualClock::new(3)));
+    let _ = state.publish(targeting_catalog());
+    for (case, uri) in [
+        ("exact", "/ad_request?country=us&lang=eng"),
+        ("(country, *)", "/ad_request?country=us&lang=ger"),
+        ("(*, lang)", "/ad_request?country=fr&lang=ger"),
+        ("(*, *)", "/ad_request?country=zz&lang=eng"),
+        ("own zone", "/ad_request?country=in&lang=eng"),
+        (
+            "exclude",
+            "/ad_request?country=us&lang=eng&exclude=59d4fb16,f75d5ea7,d26b9496,51c34250,096d3737",
+        ),
+    ] {
+        let request = hyper::Request::get(uri).body(()).unwrap();
+        // Warm up lazy statics and the catalog handle's thread-local state.
+        let answer = handle(&state, Listener::Public, &request);
+        assert_eq!(answer.status(), 200, "{case}: the path under test served");
+        let status = answer.status();
+        let headers: Vec<_> = answer
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+
+        let ours = allocations(|| {
+            for _ in 0..1_000 {
+                std::hint::black_box(handle(&state, Listener::Public, &request));
+            }
+        });
+        // The same response built by hand: what hyper allocates for it.
+        let hypers = allocations(|| {
+            for _ in 0..1_000 {
+                let mut response = hyper::Response::new(Full::new(Bytes::new()));
+                *response.status_mut() = status;
+                for (name, value) in &headers {
+                    response.headers_mut().insert(name.clone(), value.clone());
+                }
+                std::hint::black_box(response);
+            }
+        });
+        println!(
+            "{case}: http::handle allocates {:.1} times per request, hyper's response {:.1}",
+            ours as f64 / 1_000.0,
+            hypers as f64 / 1_000.0
+        );
+        assert_eq!(ours, hypers, "{case}: handle allocated beyond the response");
+    }
 }

@@ -20,117 +20,140 @@ struct AdBody<'a> {
 impl Catalog {
     /// Compiles a parsed feed. Linear in ads × 24 hours.
     pub fn compile(feed: &Feed) -> Catalog {
-        let mut pairs: AHashMap<PairKey, u32> = AHashMap::new();
-        let mut ads_of_pair: Vec<Vec<u32>> = Vec::new();
-        for (n, ad) in feed.ads.iter().enumerate() {
-            let key = PairKey::new(ad.country, ad.lang);
-            let next = pairs.len() as u32;
-            let pair = *pairs.entry(key).or_insert(next);
-            if pair == next {
-                ads_of_pair.push(Vec::new());
-            }
-            ads_of_pair[pair as usize].push(n as u32);
-        }
-
-        let mut zoned = Vec::new();
-        let mut zoned_of = Vec::with_capacity(ads_of_pair.len());
-        for ads in &ads_of_pair {
-            let start = zoned.len() as u32;
-            zoned.extend(ads.iter().filter_map(|&n| {
-                let ad = &feed.ads[n as usize];
-                ad.zone.map(|zone| ZonedAd {
-                    ad: n,
-                    zone,
-                    window: ad.window,
-                })
-            }));
-            let len = zoned.len() as u32 - start;
-            if len as usize > MAX_ZONED {
-                tracing::warn!(
-                    ads = len,
-                    max = MAX_ZONED,
-                    "a country/language has more ads with their own timezone than are checked per request; the rest never serve"
-                );
-            }
-            zoned_of.push(Run { start, len });
-        }
-
-        let masks: Vec<u32> = feed.ads.iter().map(|ad| ad.window.mask()).collect();
-        let mut slots = Vec::with_capacity(ads_of_pair.len() * 24);
-        let mut members = Vec::new();
-        let mut eligible: Vec<(u32, u32)> = Vec::new();
-        for ads in &ads_of_pair {
-            // The last hour's eligible ads and where their cycle starts.
-            let mut previous: Option<(Vec<(u32, u32)>, Run)> = None;
-            for hour in 0..24 {
-                eligible.clear();
-                eligible.extend(
-                    ads.iter()
-                        .filter(|&&n| feed.ads[n as usize].zone.is_none())
-                        .filter(|&&n| masks[n as usize] & 1 << hour != 0)
-                        .map(|&n| (n, feed.ads[n as usize].weight)),
-                );
-                // Consecutive hours with the same ads share one cycle (each
-                // hour keeps its own cursor).
-                let Run { start, len } = match &previous {
-                    Some((same, run)) if *same == eligible => *run,
-                    _ => {
-                        let start = members.len() as u32;
-                        members.extend(rotation::cycle(&eligible));
-                        let run = Run {
-                            start,
-                            len: members.len() as u32 - start,
-                        };
-                        previous = Some((eligible.clone(), run));
-                        run
-                    }
-                };
-                slots.push(Slot {
-                    start,
-                    len,
-                    cursor: AtomicU64::new(0),
-                });
-            }
-        }
-
+        let ads = &feed.ads;
+        let (pairs, ads_of_pair) = group_by_pair(ads);
+        let (zoned, zoned_of) = zoned_runs(ads, &ads_of_pair);
+        let (slots, members) = hour_slots(ads, &ads_of_pair);
         Catalog {
             pairs,
             slots: slots.into_boxed_slice(),
             members: members.into_boxed_slice(),
             bodies: {
                 let mut scratch = Vec::with_capacity(256);
-                feed.ads
-                    .iter()
-                    .map(|ad| body_of(ad, &mut scratch))
-                    .collect()
+                ads.iter().map(|ad| body_of(ad, &mut scratch)).collect()
             },
-            id_hashes: feed
-                .ads
-                .iter()
-                .map(|ad| id_hash(ad.id.as_bytes()))
-                .collect(),
+            id_hashes: ads.iter().map(|ad| id_hash(ad.id.as_bytes())).collect(),
             zoned: zoned.into_boxed_slice(),
             zoned_of: zoned_of.into_boxed_slice(),
-            ads: feed
-                .ads
-                .iter()
-                .map(|ad| AdFacts {
-                    id: ad.id.as_str().into(),
-                    country: ad.country,
-                    lang: ad.lang,
-                    window: ad.window,
-                    weight: ad.weight,
-                    zone: ad.zone,
-                })
-                .collect(),
+            ads: ads.iter().map(AdFacts::of).collect(),
             delivered: super::chosen::Delivered::new(
-                feed.ads
-                    .iter()
+                ads.iter()
                     .map(|ad| (ad.video_url.as_str().into(), ad.creative.clone()))
                     .collect(),
             ),
             skipped_entries: feed.skipped.clone().into_boxed_slice(),
             skip_counts: feed.skip_counts,
+        }
+    }
+}
+
+/// Numbers each `(country, lang)` pair in order of first appearance and
+/// lists each pair's ads, in feed order.
+fn group_by_pair(ads: &[Ad]) -> (AHashMap<PairKey, u32>, Vec<Vec<u32>>) {
+    let mut pairs: AHashMap<PairKey, u32> = AHashMap::new();
+    let mut ads_of_pair: Vec<Vec<u32>> = Vec::new();
+    for (n, ad) in ads.iter().enumerate() {
+        let key = PairKey::new(ad.country, ad.lang);
+        let next = pairs.len() as u32;
+        let pair = *pairs.entry(key).or_insert(next);
+        if pair == next {
+            ads_of_pair.push(Vec::new());
+        }
+        ads_of_pair[pair as usize].push(n as u32);
+    }
+    (pairs, ads_of_pair)
+}
+
+/// The ads with their own zone, pair after pair, and each pair's run of
+/// them.
+fn zoned_runs(ads: &[Ad], ads_of_pair: &[Vec<u32>]) -> (Vec<ZonedAd>, Vec<Run>) {
+    let mut zoned = Vec::new();
+    let mut zoned_of = Vec::with_capacity(ads_of_pair.len());
+    for pair in ads_of_pair {
+        let start = zoned.len() as u32;
+        zoned.extend(pair.iter().filter_map(|&n| {
+            let ad = &ads[n as usize];
+            ad.zone.map(|zone| ZonedAd {
+                ad: n,
+                zone,
+                window: ad.window,
+            })
+        }));
+        let len = zoned.len() as u32 - start;
+        if len as usize > MAX_ZONED {
+            tracing::warn!(
+                ads = len,
+                max = MAX_ZONED,
+                "a country/language has more ads with their own timezone than are checked per request; the rest never serve"
+            );
+        }
+        zoned_of.push(Run { start, len });
+    }
+    (zoned, zoned_of)
+}
+
+/// Each pair's 24 hour slots, pair after pair, and the rotation cycles
+/// (`members`) they index. Own-zone ads are left out: their hour depends
+/// on the instant.
+fn hour_slots(ads: &[Ad], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) {
+    let masks: Vec<u32> = ads.iter().map(|ad| ad.window.mask()).collect();
+    let mut slots = Vec::with_capacity(ads_of_pair.len() * 24);
+    let mut members = Vec::new();
+    let mut eligible: Vec<(u32, u32)> = Vec::new();
+    for pair in ads_of_pair {
+        let mut previous = None;
+        for hour in 0..24 {
+            eligible.clear();
+            eligible.extend(
+                pair.iter()
+                    .filter(|&&n| ads[n as usize].zone.is_none())
+                    .filter(|&&n| masks[n as usize] & 1 << hour != 0)
+                    .map(|&n| (n, ads[n as usize].weight)),
+            );
+            let Run { start, len } = cycle_run(&mut members, &eligible, &mut previous);
+            slots.push(Slot {
+                start,
+                len,
+                cursor: AtomicU64::new(0),
+            });
+        }
+    }
+    (slots, members)
+}
+
+/// The cycle of one hour's `eligible` ads, as `(ad, weight)`. Consecutive
+/// hours with the same ads share one cycle (each hour keeps its own
+/// cursor), so `previous` holds the last hour's ads and their run; a new
+/// set is unrolled onto the end of `members`.
+fn cycle_run(
+    members: &mut Vec<u32>,
+    eligible: &[(u32, u32)],
+    previous: &mut Option<(Vec<(u32, u32)>, Run)>,
+) -> Run {
+    if let Some((same, run)) = previous {
+        if same == eligible {
+            return *run;
+        }
+    }
+    let start = members.len() as u32;
+    members.extend(rotation::cycle(eligible));
+    let run = Run {
+        start,
+        len: members.len() as u32 - start,
+    };
+    *previous = Some((eligible.to_vec(), run));
+    run
+}
+
+impl AdFacts {
+    fn of(ad: &Ad) -> AdFacts {
+        AdFacts {
+            id: ad.id.as_str().into(),
+            country: ad.country,
+            lang: ad.lang,
+            window: ad.window,
+            weight: ad.weight,
+            zone: ad.zone,
         }
     }
 }

@@ -21,6 +21,12 @@ pub struct Exclude {
 }
 
 impl Exclude {
+    /// No ids: what a request without `exclude` carries.
+    pub const NONE: Exclude = Exclude {
+        hashes: [0; MAX_EXCLUDED],
+        len: 0,
+    };
+
     /// Adds an id; `false` when the list is already full.
     pub fn push(&mut self, id: &[u8]) -> bool {
         if usize::from(self.len) == MAX_EXCLUDED {

@@ -2,10 +2,9 @@
 //! serve at an hour. An operations answer, computed on demand by scanning
 //! the catalog's facts, never on the request path.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{id_hash, Catalog, Exclude};
+use super::{id_hash, Catalog, Exclude, Lookup};
 use crate::codes::{Country, Lang};
 
 /// The `/explain` document.
@@ -25,6 +24,7 @@ pub struct Verdict {
     pub reason: String,
 }
 
+/// The fallback levels, most specific first, as `/explain` names them.
 const LEVELS: [&str; 4] = [
     "exact match",
     "country match, any language",
@@ -32,92 +32,128 @@ const LEVELS: [&str; 4] = [
     "any country and language",
 ];
 
+/// A valid ad that the request could reach, judged at its hour.
+struct Candidate {
+    /// The ad's number in the catalog.
+    ad: usize,
+    /// Its index in [`LEVELS`].
+    level: usize,
+    in_hours: bool,
+    /// The hour it was judged at: the basis hour, or its own zone's.
+    at: u8,
+}
+
 impl Catalog {
     /// Every ad that a request for `(country, lang)` could reach, valid or
-    /// skipped, in feed order, with whether it is eligible at `hour` (the
-    /// basis hour; own-zone ads are judged at `now`) and why.
-    pub fn explain(
-        &self,
-        country: Country,
-        lang: Lang,
-        hour: u8,
-        now: DateTime<Utc>,
-        exclude: &Exclude,
-    ) -> Explanation {
-        let level_of = |c: Country, l: Lang| match (c == country, l == lang, c.is_any(), l.is_any())
-        {
-            (true, true, _, _) => Some(0),
-            (true, _, _, true) => Some(1),
-            (_, true, true, _) => Some(2),
-            (_, _, true, true) => Some(3),
-            _ => None,
-        };
-        // (ad number, level, eligible now, the hour it was judged at)
-        let candidates: Vec<(usize, usize, bool, u8)> = self
-            .ads
+    /// skipped, in feed order, with whether it is eligible at the lookup's
+    /// hour (the basis hour; own-zone ads are judged at `now`) and why.
+    pub fn explain(&self, lookup: &Lookup) -> Explanation {
+        let candidates = self.candidates(lookup);
+        let winning = candidates
+            .iter()
+            .filter(|c| c.in_hours)
+            .map(|c| c.level)
+            .min();
+        let mut ads: Vec<Verdict> = candidates
+            .iter()
+            .map(|c| self.verdict(c, winning, lookup.exclude))
+            .collect();
+        ads.extend(self.skipped_verdicts(lookup));
+        Explanation {
+            country: lookup.country.as_str().to_owned(),
+            lang: lookup.lang.as_str().to_owned(),
+            hour: lookup.hour,
+            ads,
+        }
+    }
+
+    /// The valid ads at any fallback level of the request, in feed order.
+    fn candidates(&self, lookup: &Lookup) -> Vec<Candidate> {
+        self.ads
             .iter()
             .enumerate()
             .filter_map(|(n, ad)| {
-                let level = level_of(ad.country, ad.lang)?;
-                let at = ad.zone.map_or(hour, |zone| zone.hour_at(now));
-                Some((n, level, ad.window.contains(at), at))
-            })
-            .collect();
-        let winning = candidates.iter().filter(|c| c.2).map(|c| c.1).min();
-
-        let mut ads: Vec<Verdict> = candidates
-            .into_iter()
-            .map(|(n, level, in_hours, at)| {
-                let ad = &self.ads[n];
-                let hours = format!("{}->{}", ad.window.start(), ad.window.end());
-                let clock = ad.zone.map_or(String::new(), |zone| format!(" in {zone}"));
-                let (eligible, reason) = if !in_hours {
-                    (
-                        false,
-                        format!("wrong hour: serves {hours}{clock}, now hour {at}"),
-                    )
-                } else if Some(level) != winning {
-                    let won = LEVELS[winning.unwrap_or(level)];
-                    (false, format!("a more specific match wins ({won})"))
-                } else if exclude.contains(id_hash(ad.id.as_bytes())) {
-                    (false, "excluded by the request".to_owned())
-                } else {
-                    (
-                        true,
-                        format!("eligible: {}, serves {hours}{clock}", LEVELS[level]),
-                    )
-                };
-                Verdict {
-                    id: ad.id.to_string(),
-                    eligible,
-                    reason,
-                }
-            })
-            .collect();
-
-        ads.extend(
-            self.skipped_entries
-                .iter()
-                .filter(|s| {
-                    s.country.is_some_and(|c| c == country || c.is_any())
-                        && s.lang.is_some_and(|l| l == lang || l.is_any())
+                let level = level_of(lookup, ad.country, ad.lang)?;
+                let at = ad.zone.map_or(lookup.hour, |zone| zone.hour_at(lookup.now));
+                Some(Candidate {
+                    ad: n,
+                    level,
+                    in_hours: ad.window.contains(at),
+                    at,
                 })
-                .map(|s| Verdict {
-                    id: s
-                        .id
-                        .as_deref()
-                        .map_or_else(|| format!("#{}", s.index), str::to_owned),
-                    eligible: false,
-                    reason: format!("skipped by validation: {}", s.detail),
-                }),
-        );
+            })
+            .collect()
+    }
 
-        Explanation {
-            country: country.as_str().to_owned(),
-            lang: lang.as_str().to_owned(),
-            hour,
-            ads,
+    /// Why `candidate` does or does not serve, when the most specific level
+    /// with an ad in its hours is `winning`.
+    fn verdict(&self, candidate: &Candidate, winning: Option<usize>, exclude: &Exclude) -> Verdict {
+        let Candidate {
+            ad,
+            level,
+            in_hours,
+            at,
+        } = *candidate;
+        let ad = &self.ads[ad];
+        let hours = format!("{}->{}", ad.window.start(), ad.window.end());
+        let clock = ad.zone.map_or(String::new(), |zone| format!(" in {zone}"));
+        let (eligible, reason) = if !in_hours {
+            (
+                false,
+                format!("wrong hour: serves {hours}{clock}, now hour {at}"),
+            )
+        } else if Some(level) != winning {
+            let won = LEVELS[winning.unwrap_or(level)];
+            (false, format!("a more specific match wins ({won})"))
+        } else if exclude.contains(id_hash(ad.id.as_bytes())) {
+            (false, "excluded by the request".to_owned())
+        } else {
+            (
+                true,
+                format!("eligible: {}, serves {hours}{clock}", LEVELS[level]),
+            )
+        };
+        Verdict {
+            id: ad.id.to_string(),
+            eligible,
+            reason,
         }
+    }
+
+    /// The kept skipped entries the request could have reached, with the
+    /// rule each broke.
+    fn skipped_verdicts<'s>(&'s self, lookup: &'s Lookup) -> impl Iterator<Item = Verdict> + 's {
+        self.skipped_entries
+            .iter()
+            .filter(|s| {
+                s.country.is_some_and(|c| c == lookup.country || c.is_any())
+                    && s.lang.is_some_and(|l| l == lookup.lang || l.is_any())
+            })
+            .map(|s| Verdict {
+                id: s
+                    .id
+                    .as_deref()
+                    .map_or_else(|| format!("#{}", s.index), str::to_owned),
+                eligible: false,
+                reason: format!("skipped by validation: {}", s.detail),
+            })
+    }
+}
+
+/// Which of [`LEVELS`] an ad targeting `(country, lang)` answers the
+/// request at; `None` when it cannot answer it at all.
+fn level_of(lookup: &Lookup, country: Country, lang: Lang) -> Option<usize> {
+    match (
+        country == lookup.country,
+        lang == lookup.lang,
+        country.is_any(),
+        lang.is_any(),
+    ) {
+        (true, true, _, _) => Some(0),
+        (true, _, _, true) => Some(1),
+        (_, true, true, _) => Some(2),
+        (_, _, true, true) => Some(3),
+        _ => None,
     }
 }
 
@@ -138,13 +174,15 @@ mod tests {
 
     fn verdicts(c: &Catalog, exclude: &Exclude, hour: u8) -> Vec<(String, bool, String)> {
         let now = "2026-01-15T12:00:00Z".parse().unwrap();
-        let e = c.explain(
-            Country::parse(b"us").unwrap(),
-            Lang::parse(b"eng").unwrap(),
-            hour,
-            now,
+        let e = c.explain(&Lookup {
             exclude,
-        );
+            ..Lookup::new(
+                Country::parse(b"us").unwrap(),
+                Lang::parse(b"eng").unwrap(),
+                hour,
+                now,
+            )
+        });
         e.ads
             .into_iter()
             .map(|v| (v.id, v.eligible, v.reason))

@@ -7,9 +7,9 @@
 //! never grows with the number of pairs a wildcard could match. Weighted
 //! buckets hold one unrolled smooth-weighted cycle ([`rotation`]).
 //!
-//! Compilation allocates freely; the request path ([`Catalog::pick`]) does
-//! not allocate, format or lock: a hash of a packed integer, an index, and
-//! one atomic increment for rotation. A catalog is immutable once built
+//! Compilation allocates freely; the request path ([`Catalog::select`])
+//! does not allocate, format or lock: at most four hashes of a packed
+//! integer, an index, and one atomic increment for rotation. A catalog is immutable once built
 //! (but for its rotation cursors) and is shared through `arc-swap`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +37,33 @@ pub use explain::{Explanation, Verdict};
 /// Own-zone ads considered per request and pair level; more are ignored
 /// (logged at compile time), which bounds the request path's work.
 pub const MAX_ZONED: usize = 64;
+
+/// One request's question, as [`Catalog::select`] and [`Catalog::explain`]
+/// both take it.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup<'a> {
+    pub country: Country,
+    pub lang: Lang,
+    /// The basis hour (the server's clock or the player's), 0..=23.
+    pub hour: u8,
+    /// The instant ads with their own zone are judged at.
+    pub now: DateTime<Utc>,
+    /// Ads the game has just shown.
+    pub exclude: &'a Exclude,
+}
+
+impl<'a> Lookup<'a> {
+    /// A request for `(country, lang)` at `hour`, excluding nothing.
+    pub fn new(country: Country, lang: Lang, hour: u8, now: DateTime<Utc>) -> Lookup<'a> {
+        Lookup {
+            country,
+            lang,
+            hour,
+            now,
+            exclude: &Exclude::NONE,
+        }
+    }
+}
 
 /// One `(country, lang, hour)` bucket: a run of `members` and its cursor.
 #[derive(Debug, Default)]
@@ -104,31 +131,19 @@ pub struct AdFacts {
 }
 
 impl Catalog {
-    /// The body of the next ad for `key` at `hour` (0..=23), rotating
-    /// within that one bucket; `None` when no ad is eligible. Ads with their
-    /// own zone are not considered: see [`Catalog::select`].
-    #[inline]
-    pub fn pick(&self, key: PairKey, hour: u8) -> Option<&Bytes> {
-        let pair = *self.pairs.get(&key)?;
-        let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
-        (slot.len > 0).then(|| &self.bodies[self.turn(slot, &[], &Exclude::default()) as usize])
-    }
-
     /// The body of the next ad for a request: the most specific of
     /// `(country, lang)`, `(country, *)`, `(*, lang)`, `(*, *)` that has an
     /// ad eligible now rotates, skipping `exclude`d ads while another of
-    /// that bucket remains. `hour` is the basis hour (server or player);
-    /// ads with their own zone are judged on their zone's hour at `now`.
-    /// `None` when no level has an eligible ad.
+    /// that bucket remains. `None` when no level has an eligible ad.
     #[inline]
-    pub fn select(
-        &self,
-        country: Country,
-        lang: Lang,
-        hour: u8,
-        now: DateTime<Utc>,
-        exclude: &Exclude,
-    ) -> Option<Chosen<'_>> {
+    pub fn select(&self, lookup: &Lookup) -> Option<Chosen<'_>> {
+        let Lookup {
+            country,
+            lang,
+            hour,
+            now,
+            exclude,
+        } = *lookup;
         for key in PairKey::fallbacks(country, lang) {
             let Some(&pair) = self.pairs.get(&key) else {
                 continue;
@@ -260,11 +275,16 @@ mod tests {
         }
     }
 
-    fn key(country: &str, lang: &str) -> PairKey {
-        PairKey::new(
+    /// The next body for `country`/`lang` at `hour`, excluding nothing.
+    fn select<'c>(c: &'c Catalog, country: &str, lang: &str, hour: u8) -> Option<&'c Bytes> {
+        let now = "2026-01-15T12:00:00Z".parse().unwrap();
+        c.select(&Lookup::new(
             Country::parse(country.as_bytes()).unwrap(),
             Lang::parse(lang.as_bytes()).unwrap(),
-        )
+            hour,
+            now,
+        ))
+        .map(|ad| ad.body())
     }
 
     fn catalog(ads: Vec<Ad>) -> Catalog {
@@ -278,7 +298,7 @@ mod tests {
     fn body_is_the_ads_json() {
         let c = catalog(vec![ad("59d4fb16", "us", "eng", 0, 0)]);
         assert_eq!(
-            c.pick(key("us", "eng"), 3).unwrap().as_ref(),
+            select(&c, "us", "eng", 3).unwrap().as_ref(),
             br#"{"id":"59d4fb16","video_url":"https://cdn.example.com/59d4fb16.mp4"}"#
         );
     }
@@ -288,7 +308,7 @@ mod tests {
         let mut a = ad("x", "us", "eng", 0, 0);
         a.id = "q\"uo\\te".into();
         let c = catalog(vec![a]);
-        let body = c.pick(key("us", "eng"), 0).unwrap();
+        let body = select(&c, "us", "eng", 0).unwrap();
         assert_eq!(
             body.as_ref(),
             br#"{"id":"q\"uo\\te","video_url":"https://cdn.example.com/x.mp4"}"#
@@ -298,10 +318,10 @@ mod tests {
     #[test]
     fn only_the_pair_and_hour_match() {
         let c = catalog(vec![ad("a", "us", "eng", 1, 14)]);
-        assert!(c.pick(key("us", "eng"), 1).is_some());
-        assert!(c.pick(key("us", "eng"), 14).is_none());
-        assert!(c.pick(key("us", "spa"), 1).is_none());
-        assert!(c.pick(key("ca", "eng"), 1).is_none());
+        assert!(select(&c, "us", "eng", 1).is_some());
+        assert!(select(&c, "us", "eng", 14).is_none());
+        assert!(select(&c, "us", "spa", 1).is_none());
+        assert!(select(&c, "ca", "eng", 1).is_none());
     }
 
     #[test]
@@ -314,11 +334,11 @@ mod tests {
         ]);
         let id = |b: &Bytes| String::from_utf8_lossy(&b[7..8]).into_owned();
         let at_5: Vec<String> = (0..6)
-            .map(|_| id(c.pick(key("us", "eng"), 5).unwrap()))
+            .map(|_| id(select(&c, "us", "eng", 5).unwrap()))
             .collect();
         assert_eq!(at_5, ["a", "b", "c", "a", "b", "c"]);
         let at_7: Vec<String> = (0..4)
-            .map(|_| id(c.pick(key("us", "eng"), 7).unwrap()))
+            .map(|_| id(select(&c, "us", "eng", 7).unwrap()))
             .collect();
         assert_eq!(at_7, ["a", "c", "a", "c"]);
     }
@@ -335,7 +355,7 @@ mod tests {
                     s.spawn(|| {
                         let mut seen = [0u32; 7];
                         for _ in 0..7_000 {
-                            let b = c.pick(key("us", "eng"), 0).unwrap();
+                            let b = select(&c, "us", "eng", 0).unwrap();
                             seen[usize::from(b[7] - b'0')] += 1;
                         }
                         seen

@@ -11,7 +11,7 @@ use hyper::Request;
 
 use super::invalid_query;
 use crate::answer::{Answer, Body};
-use crate::catalog::Chosen;
+use crate::catalog::{Chosen, Lookup};
 use crate::delivery::{sign, vast, Splice, Tracking};
 use crate::invalid_request;
 use crate::ledger::Day;
@@ -31,8 +31,14 @@ pub(super) fn answer<B>(state: &State, req: &Request<B>, get: bool) -> Answer {
     let now = state.clock.now();
     let hour = state.hour_for(request.player, now);
     let vast = request.format == Format::Vast;
-    let Some(ad) = catalog.select(request.country, request.lang, hour, now, &request.exclude)
-    else {
+    let lookup = Lookup {
+        country: request.country,
+        lang: request.lang,
+        hour,
+        now,
+        exclude: &request.exclude,
+    };
+    let Some(ad) = catalog.select(&lookup) else {
         return match vast {
             true => Answer::Vast {
                 body: Body::plain(vast::no_ad()),

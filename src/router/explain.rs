@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::invalid_query;
 use crate::answer::Answer;
+use crate::catalog::Lookup;
 use crate::invalid_request;
 use crate::query::{parse_ad_request, parse_hour};
 use crate::state::State;
@@ -24,7 +25,13 @@ pub(super) fn answer(state: &State, query: Option<&str>) -> Answer {
     };
     let now = state.clock.now();
     let hour = hour.unwrap_or_else(|| state.hour_for(request.player, now));
-    let explanation = catalog.explain(request.country, request.lang, hour, now, &request.exclude);
+    let explanation = catalog.explain(&Lookup {
+        country: request.country,
+        lang: request.lang,
+        hour,
+        now,
+        exclude: &request.exclude,
+    });
     let body = simd_json::to_vec(&explanation).expect("an explanation always serialises");
     Answer::Json(Bytes::from(body))
 }
