@@ -21,7 +21,8 @@ use adserver::auth::{Auth, JwtSettings, JwtVerifier};
 use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
 use adserver::feed::{self, FeedSource};
-use adserver::http::{handle_from, Listener, State};
+use adserver::router::{handle_from, Listener};
+use adserver::state::State;
 
 #[path = "../tests/support/es256.rs"]
 mod es256;
@@ -65,7 +66,7 @@ fn main() {
     let authed = state(Access {
         auth: Auth {
             api_keys: None,
-            jwt: Some(jwt),
+            jwt: Some(std::sync::Arc::new(jwt)),
         },
         ..Access::default()
     });

@@ -1,25 +1,31 @@
-//! The gate in front of `/ad_request`: authentication, then the per-client
-//! rate limit. Both optional and off by default, so the README's plain
+//! The gate in front of `/ad_request`: the per-client rate limit, then
+//! authentication. Both optional and off by default, so the README's plain
 //! `curl` works out of the box.
 //!
-//! With both off, [`Access::admit`] is two `None` checks. The client a rate
-//! limit counts is the authenticated principal when there is one, else the
-//! peer address, or the last `X-Forwarded-For` entry with
+//! With both off, [`Access::admit`] is two `None` checks. The limit comes
+//! first so a refused request costs little: whatever a request's credential
+//! is, no signature is checked before the limiter has admitted it. Who the
+//! limiter counts (README "Security"):
+//!
+//! - a credential known to be good without signature work (a listed API
+//!   key, a token in the verified-token cache) is its own client, so a game
+//!   behind a shared address keeps its own bucket;
+//! - anything else (no token, a malformed one, an unknown key, a token not
+//!   verified yet) counts against the client address, never against the
+//!   unverified token, which an attacker could rotate for fresh buckets.
+//!
+//! The address is the peer's, or the last `X-Forwarded-For` entry with
 //! `--trust-forwarded-for` (the address the trusted proxy saw; entries to
-//! its left are whatever the client wrote).
+//! its left are whatever the client wrote); an IPv6 address counts by its
+//! /64 ([`ClientKey::address`]).
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use hyper::{Response, StatusCode};
+use hyper::header::HeaderMap;
 
-use crate::auth::{Auth, AuthError, Principal};
-use crate::http::{Body, State};
-use crate::rate_limit::{Limited, RateLimiter};
+use crate::answer::Answer;
+use crate::auth::{Auth, AuthError, Credential, Principal};
+use crate::rate_limit::{ClientKey, Limited, RateLimiter};
 
 /// Who may ask for ads and how often.
 #[derive(Debug, Default)]
@@ -38,45 +44,55 @@ pub enum Denied {
 
 impl Denied {
     /// The 401 or 429 to send.
-    pub fn response(self) -> Response<Body> {
+    pub fn answer(self) -> Answer {
         match self {
-            Denied::Unauthorized(e) => e.response(),
-            Denied::RateLimited(limited) => too_many_requests(limited),
+            Denied::Unauthorized(e) => Answer::Unauthorized(e),
+            Denied::RateLimited(limited) => Answer::RateLimited {
+                retry_after_secs: limited.retry_after_secs,
+            },
         }
     }
-}
-
-/// Whom a rate limit counts.
-#[derive(Hash)]
-enum Client {
-    Principal(Principal),
-    Address(IpAddr),
 }
 
 impl Access {
     /// `Ok` when the request may proceed; otherwise why not.
     #[inline]
     pub fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), Denied> {
-        if !self.auth.is_enabled() && self.rate_limit.is_none() {
-            return Ok(());
-        }
-        let principal = if self.auth.is_enabled() {
-            Some(
+        let Some(limiter) = &self.rate_limit else {
+            if self.auth.is_enabled() {
                 self.auth
                     .authenticate(headers)
-                    .map_err(Denied::Unauthorized)?,
-            )
-        } else {
-            None
-        };
-        let Some(limiter) = &self.rate_limit else {
+                    .map_err(Denied::Unauthorized)?;
+            }
             return Ok(());
         };
-        let client = match principal {
-            Some(p) => Client::Principal(p),
-            None => Client::Address(self.client_address(peer, headers)),
+        if !self.auth.is_enabled() {
+            return limiter
+                .check(self.address_key(peer, headers))
+                .map_err(Denied::RateLimited);
+        }
+        let unverified = match self.auth.recognise(headers) {
+            Ok(Credential::Known(principal)) => {
+                return limiter
+                    .check(principal_key(principal))
+                    .map_err(Denied::RateLimited)
+            }
+            Ok(Credential::Unverified(token)) => Ok(token),
+            Err(refused) => Err(refused),
         };
-        limiter.check(client).map_err(Denied::RateLimited)
+        // Not known to be good: the address pays, before any verification.
+        limiter
+            .check(self.address_key(peer, headers))
+            .map_err(Denied::RateLimited)?;
+        let token = unverified.map_err(Denied::Unauthorized)?;
+        self.auth
+            .verify(token)
+            .map(drop)
+            .map_err(Denied::Unauthorized)
+    }
+
+    fn address_key(&self, peer: IpAddr, headers: &HeaderMap) -> ClientKey {
+        ClientKey::address(self.client_address(peer, headers))
     }
 
     fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
@@ -94,45 +110,18 @@ impl Access {
     }
 }
 
-fn too_many_requests(limited: Limited) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(TOO_MANY_REQUESTS)));
-    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(RETRY_AFTER, HeaderValue::from(limited.retry_after_secs));
-    response
-}
-
-const TOO_MANY_REQUESTS: &[u8] =
-    br#"{"error":"rate_limited","message":"too many requests from this client; retry after the Retry-After delay"}"#;
-
-/// Re-reads the JWKS every `every`, off the request path, until the
-/// process ends. Does nothing without `--jwks`.
-pub async fn refresh_keys(state: Arc<State>, every: Duration) {
-    if state.access.auth.jwt.is_none() {
-        return;
-    }
-    loop {
-        tokio::time::sleep(every).await;
-        let state = Arc::clone(&state);
-        let result = tokio::task::spawn_blocking(move || {
-            state.access.auth.jwt.as_ref().map(|jwt| jwt.refresh())
-        })
-        .await;
-        match result {
-            Ok(Some(Ok(keys))) => tracing::debug!(keys, "JWKS re-read"),
-            Ok(Some(Err(e))) => {
-                tracing::warn!(error = %e, "JWKS re-read failed; keeping the old keys")
-            }
-            _ => {}
-        }
+fn principal_key(principal: Principal) -> ClientKey {
+    match principal {
+        Principal::ApiKey(index) => ClientKey::ApiKey(index),
+        Principal::Subject(hash) => ClientKey::Subject(hash),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::{HeaderValue, RETRY_AFTER};
+    use hyper::StatusCode;
 
     fn xff(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -171,9 +160,70 @@ mod tests {
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(access.admit(a, &HeaderMap::new()).is_ok());
         assert!(access.admit(a, &HeaderMap::new()).is_ok());
-        let refused = access.admit(a, &HeaderMap::new()).unwrap_err().response();
+        let refused = access
+            .admit(a, &HeaderMap::new())
+            .unwrap_err()
+            .answer()
+            .into_response();
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(refused.headers()[RETRY_AFTER], "1");
         assert!(access.admit(b, &HeaderMap::new()).is_ok());
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let value = format!("Bearer {token}");
+        h.insert("authorization", HeaderValue::from_str(&value).unwrap());
+        h
+    }
+
+    #[test]
+    fn refused_credentials_are_limited_by_address_before_any_check() {
+        let access = Access {
+            auth: Auth {
+                api_keys: Some(crate::auth::ApiKeys::parse("good-key\n")),
+                jwt: None,
+            },
+            rate_limit: Some(RateLimiter::new(1, 2)),
+            ..Access::default()
+        };
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        // Rotating fake keys buys no fresh bucket: the address pays.
+        let refusals: Vec<_> = ["fake-1", "fake-2", "fake-3"]
+            .iter()
+            .map(|t| access.admit(a, &bearer(t)).unwrap_err())
+            .collect();
+        assert_eq!(
+            refusals[..2],
+            [Denied::Unauthorized(AuthError::UnknownApiKey); 2]
+        );
+        assert!(matches!(refusals[2], Denied::RateLimited(_)));
+        assert!(matches!(
+            access.admit(a, &HeaderMap::new()),
+            Err(Denied::RateLimited(_))
+        ));
+        // A known key from that address is its own client.
+        assert!(access.admit(a, &bearer("good-key")).is_ok());
+        // Another address is not affected.
+        assert_eq!(
+            access.admit(b, &HeaderMap::new()),
+            Err(Denied::Unauthorized(AuthError::Missing))
+        );
+    }
+
+    #[test]
+    fn ipv6_peers_share_a_bucket_per_64() {
+        let access = Access {
+            rate_limit: Some(RateLimiter::new(1, 1)),
+            ..Access::default()
+        };
+        let h = HeaderMap::new();
+        let peer = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(access.admit(peer("2001:db8:5:6::1"), &h).is_ok());
+        assert!(access.admit(peer("2001:db8:5:6::2"), &h).is_err());
+        assert!(access.admit(peer("2001:db8:5:7::1"), &h).is_ok());
+        assert!(access.admit(peer("::ffff:192.0.2.9"), &h).is_ok());
+        assert!(access.admit(peer("192.0.2.9"), &h).is_err());
     }
 }

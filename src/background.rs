@@ -7,9 +7,16 @@
 //! (or at nice 19 where that is refused): any worker that wakes preempts
 //! it, it gets what the workers leave, and a feed change lands as soon as
 //! the server has a spare moment.
+//!
+//! The async loops that schedule such work stop on one signal:
+//! [`Loops`] and [`Shutdown`] (in `loops.rs`).
+
+mod loops;
 
 use std::sync::mpsc;
 use std::thread;
+
+pub use loops::{Loops, Shutdown};
 
 type Job = Box<dyn FnOnce() + Send>;
 

@@ -3,6 +3,10 @@
 //! The library never reads the system clock directly: it asks a [`Clock`],
 //! so tests pin the hour with [`ManualClock`] instead of sleeping, and the
 //! binary passes a [`SystemClock`] in the `--timezone` zone.
+//!
+//! One [`Zone`] type serves every clock the server reads: `--timezone`, an
+//! ad's own `timezone` and the player's `tz` or `utc_offset`; [`HourBasis`]
+//! says which of the server's and the player's a request is read on.
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,7 +27,8 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
-/// `--timezone`: an IANA zone or a fixed UTC offset.
+/// A wall clock: an IANA zone or a fixed UTC offset. `--timezone`, an ad's
+/// `timezone` and a request's `tz` / `utc_offset` all parse into this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zone {
     Iana(Tz),
@@ -31,6 +36,11 @@ pub enum Zone {
 }
 
 impl Zone {
+    /// A fixed offset of `minutes` east of UTC; `None` past ±24 hours.
+    pub fn from_offset_minutes(minutes: i16) -> Option<Zone> {
+        FixedOffset::east_opt(i32::from(minutes) * 60).map(Zone::Fixed)
+    }
+
     /// The hour of `instant` on this zone's wall clock.
     pub fn hour_at(&self, instant: DateTime<Utc>) -> u8 {
         let hour = match self {
@@ -48,6 +58,29 @@ impl Zone {
                 .fix()
                 .local_minus_utc(),
             Zone::Fixed(offset) => offset.local_minus_utc(),
+        }
+    }
+}
+
+/// `--hour-basis`: whose clock campaign hours are read on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum HourBasis {
+    /// The server's `--timezone`.
+    #[default]
+    Server,
+    /// The player's, from the request's `tz` or `utc_offset` (the server's
+    /// when the request gives neither).
+    Player,
+}
+
+impl HourBasis {
+    /// The hour at `now` that a request from `player` is served for: the
+    /// player's wall clock under [`HourBasis::Player`] when the request
+    /// named one, else `server`'s.
+    pub fn hour_at(self, server: &dyn Clock, player: Option<Zone>, now: DateTime<Utc>) -> u8 {
+        match (self, player) {
+            (HourBasis::Player, Some(zone)) => zone.hour_at(now),
+            _ => server.hour_at(now),
         }
     }
 }
@@ -223,6 +256,38 @@ mod tests {
         let india: Zone = "+05:30".parse().unwrap();
         assert_eq!(india.hour_at(at("2026-01-15T20:45:00Z")), 2);
         assert_eq!(Zone::default().hour_at(at("2026-01-15T23:59:59Z")), 23);
+    }
+
+    #[test]
+    fn offset_zones_read_the_same_hours_as_minute_arithmetic() {
+        // What the player's `utc_offset` was read with before it became a
+        // `Zone`: minutes of the UTC day plus the offset, modulo a day.
+        let by_minutes = |now: DateTime<Utc>, minutes: i16| {
+            let minute_of_day = now.timestamp().rem_euclid(86_400) / 60 + i64::from(minutes);
+            (minute_of_day.rem_euclid(1440) / 60) as u8
+        };
+        let day = at("2026-01-15T00:00:00Z");
+        for minutes in (-840..=840).step_by(15) {
+            let zone = Zone::from_offset_minutes(minutes).unwrap();
+            for quarter in 0..96 {
+                let now = day + chrono::Duration::minutes(quarter * 15 + 7);
+                assert_eq!(
+                    zone.hour_at(now),
+                    by_minutes(now, minutes),
+                    "{minutes} {now}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_hour_basis_picks_the_players_clock_only_when_asked_and_given() {
+        let server = ManualClock::default();
+        let now = at("2026-01-15T20:30:00Z");
+        let kolkata = Some(Zone::from_offset_minutes(330).unwrap());
+        assert_eq!(HourBasis::Server.hour_at(&server, kolkata, now), 20);
+        assert_eq!(HourBasis::Player.hour_at(&server, kolkata, now), 2);
+        assert_eq!(HourBasis::Player.hour_at(&server, None, now), 20);
     }
 
     #[test]

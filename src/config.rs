@@ -9,9 +9,10 @@ use clap::Parser;
 
 use std::path::PathBuf;
 
-use crate::clock::Zone;
+use crate::clock::{HourBasis, Zone};
+use crate::delivery::Tracking;
 use crate::feed::{FeedSource, FetchLimits};
-use crate::http::HourBasis;
+use crate::ledger::{DedupConfig, LedgerConfig, LedgerSpec};
 use crate::refresh::RefreshSettings;
 use crate::server::ServerOptions;
 
@@ -165,6 +166,51 @@ pub struct Config {
     /// Log format on stderr.
     #[arg(long, env = "ADSERVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Whether ad answers carry a serving id and signed event URLs
+    /// (README "Delivery"). Off: JSON answers are exactly {"id","video_url"}
+    /// and VAST carries no tracking URLs of ours.
+    #[arg(long, env = "ADSERVER_TRACKING", value_enum, default_value_t = Tracking::On)]
+    pub tracking: Tracking,
+
+    /// Base of event URLs, e.g. https://ads.example.com (default: http://
+    /// and the request's Host).
+    #[arg(long, env = "ADSERVER_PUBLIC_URL", value_name = "URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+
+    /// File holding the key that signs event tokens; every replica must
+    /// share it. Created with a random key, mode 0600, when missing.
+    /// Without it a random per-process key is used (tokens then verify only
+    /// on the replica that issued them).
+    #[arg(long, env = "ADSERVER_EVENT_KEY_FILE", value_name = "PATH")]
+    pub event_key_file: Option<PathBuf>,
+
+    /// Seconds an event token stays valid; also the dedup window of
+    /// (serving_id, event).
+    #[arg(long, env = "ADSERVER_EVENT_TTL", value_name = "SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
+    pub event_ttl: u64,
+
+    /// Where delivery counts are kept: memory, sqlite:PATH,
+    /// redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT[,HOST:PORT...].
+    #[arg(
+        long,
+        env = "ADSERVER_LEDGER",
+        value_name = "LEDGER",
+        default_value = "memory"
+    )]
+    pub ledger: LedgerSpec,
+
+    /// Seconds between ledger writes; a crash loses at most this much.
+    #[arg(long, env = "ADSERVER_LEDGER_FLUSH_INTERVAL", value_name = "SECONDS", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ledger_flush_interval: u64,
+}
+
+fn public_url(s: &str) -> Result<String, String> {
+    crate::delivery::body::check_base(s)
+        .map(|()| s.trim_end_matches('/').to_owned())
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -180,6 +226,18 @@ impl Config {
             timeout: Duration::from_secs(self.feed_timeout),
             allow_insecure: self.allow_insecure_feed,
             ..FetchLimits::default()
+        }
+    }
+
+    pub fn ledger_config(&self) -> LedgerConfig {
+        LedgerConfig {
+            spec: self.ledger.clone(),
+            flush_interval: Duration::from_secs(self.ledger_flush_interval),
+            dedup: DedupConfig {
+                ttl: Duration::from_secs(self.event_ttl),
+                ..DedupConfig::default()
+            },
+            ..LedgerConfig::default()
         }
     }
 
@@ -309,6 +367,12 @@ mod tests {
             "ADSERVER_SNAPSHOT",
             "ADSERVER_MIN_CATALOG_FRACTION",
             "ADSERVER_DROP_WINDOW",
+            "ADSERVER_TRACKING",
+            "ADSERVER_PUBLIC_URL",
+            "ADSERVER_EVENT_KEY_FILE",
+            "ADSERVER_EVENT_TTL",
+            "ADSERVER_LEDGER",
+            "ADSERVER_LEDGER_FLUSH_INTERVAL",
             "ADSERVER_HOUR_BASIS",
             "ADSERVER_HEADER_TIMEOUT",
             "ADSERVER_MAX_CONNECTIONS",

@@ -9,9 +9,10 @@
 //! The request path is a straight line, and so are the modules:
 //!
 //! ```text
-//! config ─► feed (fetch + parse + validate) ─► catalog (compile) ─► ArcSwap in http::State
+//! config ─► feed (fetch + parse + validate) ─► catalog (compile) ─► ArcSwap in state::State
 //!                                                                        │
-//! client ─► server (accept, limits, drain) ─► http (414, access gate, route) ─► query ─► catalog::select ─► prebuilt body
+//! client ─► server (accept, limits, drain) ─► router (Host, 414, access gate, route) ─► query ─► catalog::select ─► answer (prebuilt or spliced body)
+//!                                                      └─► /event ─► delivery::verify ─► ledger (tallies) ─► flusher ─► memory / SQLite / Redis
 //! ```
 //!
 //! - [`config`]: flags and environment, parsed once into [`config::Config`].
@@ -22,21 +23,25 @@
 //! - [`clock`]: the current hour in the configured zone, injectable for tests.
 //! - [`query`]: zero-allocation parsing of the ad request's query string.
 //! - [`deadline`]: closing connections whose responses stop being read.
-//! - [`limits`]: fixed request-size limits and their 414 answer.
-//! - [`access`]: the gate before `/ad_request`: [`auth`], then [`rate_limit`].
+//! - [`limits`]: fixed request-size limits, connection caps and the open-file arithmetic.
+//! - [`access`]: the gate before `/ad_request`: [`rate_limit`], then [`auth`].
 //! - [`auth`]: API keys and JWTs (JWKS, verified-token cache), 401s.
-//! - [`rate_limit`]: lock-free per-client token buckets, 429s.
-//! - [`http`]: routing and prebuilt responses; no sockets.
+//! - [`rate_limit`]: exact per-client token buckets in a bounded map, 429s.
+//! - [`state`]: the handles every request shares.
+//! - [`answer`]: every answer in one vocabulary, and its metrics outcome.
+//! - [`router`]: from a request head to an answer, one module per route; no sockets.
 //! - [`metrics`]: atomic counters rendered for Prometheus.
 //! - [`ledger`]: served and event counts per day and ad, flushed in batches to memory, SQLite or Redis.
 //! - [`refresh`]: loading and reloading the feed off the request path.
 //! - [`background`]: the low-priority thread that rebuilds run on.
 //! - [`synthetic`]: generated feeds for benches, examples and load tests.
+//! - [`delivery`]: VAST templates, event tokens and spliced response bodies.
 //! - [`server`]: listeners, connection limits, HTTP/1.1 and graceful shutdown.
 
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod answer;
 pub mod auth;
 pub mod background;
 pub mod catalog;
@@ -44,14 +49,16 @@ pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod deadline;
+pub mod delivery;
 pub mod feed;
-pub mod http;
 pub mod ledger;
 pub mod limits;
 pub mod metrics;
 pub mod query;
 pub mod rate_limit;
 pub mod refresh;
+pub mod router;
 pub mod server;
+pub mod state;
 pub mod synthetic;
 pub mod window;

@@ -10,12 +10,7 @@
 //! [`crate::server`] applies them to sockets, hyper and the process's
 //! `RLIMIT_NOFILE`; this module does no I/O.
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
-use hyper::{Response, StatusCode, Uri};
-
-use crate::http::Body;
+use hyper::Uri;
 
 /// Largest request head hyper buffers (request line plus headers). Beyond
 /// it hyper answers `431 Request Header Fields Too Large` and closes. 8 KiB
@@ -39,20 +34,6 @@ pub fn uri_too_long(uri: &Uri) -> bool {
         .map_or(0, |target| target.as_str().len())
         > MAX_URI_BYTES
 }
-
-/// The `414 URI Too Long` answer; the connection is closed after it, as
-/// hyper does after its own 431.
-pub fn uri_too_long_response() -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(URI_TOO_LONG)));
-    *response.status_mut() = StatusCode::URI_TOO_LONG;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-const URI_TOO_LONG: &[u8] =
-    br#"{"error":"uri_too_long","message":"the request target is longer than 2048 bytes"}"#;
 
 /// File descriptors kept beyond the two connection caps: the listeners,
 /// the runtime's own (epoll, wakers, the signal pipe), stdio, a feed or key
@@ -175,6 +156,5 @@ mod tests {
     #[test]
     fn limits_fit_inside_the_head_buffer() {
         const { assert!(MAX_URI_BYTES * 2 <= MAX_HEAD_BYTES) };
-        assert_eq!(uri_too_long_response().status(), StatusCode::URI_TOO_LONG);
     }
 }

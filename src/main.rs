@@ -5,14 +5,17 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use adserver::access::{self, Access};
-use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
+use adserver::access::Access;
+use adserver::auth::{self, ApiKeys, Auth, JwtSettings, JwtVerifier};
+use adserver::background::{Loops, Shutdown};
 use adserver::clock::SystemClock;
 use adserver::config::{Config, LogFormat};
-use adserver::http::State;
+use adserver::delivery::{Delivery, EventCounters, EventKey, ServingIds};
+use adserver::ledger::Ledger;
 use adserver::rate_limit::RateLimiter;
 use adserver::refresh::Refresher;
 use adserver::server;
+use adserver::state::State;
 use tokio::sync::Notify;
 
 /// mimalloc rather than glibc's malloc: every catalog rebuild maps and
@@ -64,35 +67,114 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         "adserver starting"
     );
 
-    let mut state = State::new(SystemClock(config.timezone)).with_access(access);
+    let (delivery, flusher) = build_delivery(&config).await?;
+    let mut state = State::new(SystemClock(config.timezone))
+        .with_access(access)
+        .with_delivery(delivery);
     state.hour_basis = config.hour_basis;
     let state = Arc::new(state);
     // The first load happens before serving, so a healthy feed (or a
     // snapshot) means the server is ready from its first request.
-    let mut refresher = Refresher::new(Arc::clone(&state), config.refresh_settings());
+    let mut refresher = Refresher::new(state.publisher(), config.refresh_settings());
     refresher.start().await;
     let wake = Arc::new(Notify::new());
-    tokio::spawn(reload_on_sighup(Arc::clone(&wake))?);
-    tokio::spawn(refresher.run(wake));
+    let mut loops = Loops::new();
+    let sighup = reload_on_sighup(Arc::clone(&wake), loops.shutdown())?;
+    loops.spawn("sighup", sighup);
+    let feed_refresh = refresher.run(wake, loops.shutdown());
+    loops.spawn("feed refresh", feed_refresh);
+    if let Some(jwt) = &state.access.auth.jwt {
+        let every = Duration::from_secs(config.jwks_refresh_interval);
+        let jwks_refresh = auth::refresh_keys(Arc::clone(jwt), every, loops.shutdown());
+        loops.spawn("jwks refresh", jwks_refresh);
+    }
 
-    tokio::spawn(access::refresh_keys(
-        Arc::clone(&state),
-        Duration::from_secs(config.jwks_refresh_interval),
-    ));
-
+    let ledger = Arc::clone(&state.delivery.ledger);
     let drained = server::serve(public, admin, state, options, server::shutdown_signal()).await;
-    tracing::info!(drained, "adserver stopped");
+    // After the connections: a refresh may still land while they drain.
+    let stuck = loops.stop(LOOPS_STOP_TIMEOUT).await;
+    // Last: every answer and beacon has been counted by now. The flusher
+    // writes once more as it stops; what that write could not store is
+    // said out loud (a crash would lose at most one interval anyway).
+    tokio::task::spawn_blocking(move || flusher.shutdown()).await?;
+    let unwritten = ledger.pending();
+    if unwritten > 0 {
+        tracing::warn!(
+            unwritten,
+            "the ledger's store is unreachable; these counts are lost at exit"
+        );
+    }
+    tracing::info!(
+        drained,
+        loops_stopped = stuck.is_empty(),
+        "adserver stopped"
+    );
     Ok(())
 }
 
+/// Event signing and the ledger as configured: the key file is read (or
+/// created) and the store opened before serving, so a bad `--ledger` or
+/// key file stops the start instead of losing counts later.
+async fn build_delivery(
+    config: &Config,
+) -> Result<(Delivery, adserver::ledger::Flusher), Box<dyn std::error::Error>> {
+    let key = match &config.event_key_file {
+        Some(path) => EventKey::load_or_create(path)?,
+        None => {
+            tracing::warn!(
+                "no --event-key-file: event tokens are signed with a random per-process key, \
+                 so beacons verify only on this replica and not after a restart"
+            );
+            EventKey::random()?
+        }
+    };
+    let ledger_config = config.ledger_config();
+    let (ledger, flusher) =
+        tokio::task::spawn_blocking(move || Ledger::start(&ledger_config)).await??;
+    tracing::info!(
+        tracking = ?config.tracking,
+        ledger = %config.ledger,
+        flush_interval_s = config.ledger_flush_interval,
+        event_ttl_s = config.event_ttl,
+        "delivery"
+    );
+    let delivery = Delivery {
+        tracking: config.tracking,
+        key,
+        serving_ids: ServingIds::new()?,
+        public_url: config.public_url.as_deref().map(Box::from),
+        event_ttl: config.event_ttl,
+        ledger,
+        counters: EventCounters::default(),
+    };
+    Ok((delivery, flusher))
+}
+
+/// How long the background loops get to stop once the server has drained.
+/// Each selects on the signal wherever it waits, so this only bounds a
+/// JWKS re-read already on a blocking thread (its fetch timeout is 5 s).
+const LOOPS_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// SIGHUP asks for an immediate feed refresh.
-fn reload_on_sighup(wake: Arc<Notify>) -> std::io::Result<impl std::future::Future<Output = ()>> {
+fn reload_on_sighup(
+    wake: Arc<Notify>,
+    mut shutdown: Shutdown,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = signal(SignalKind::hangup())?;
     Ok(async move {
-        while hangup.recv().await.is_some() {
-            tracing::info!("SIGHUP received");
-            wake.notify_one();
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.recv() => return,
+                received = hangup.recv() => match received {
+                    Some(()) => {
+                        tracing::info!("SIGHUP received");
+                        wake.notify_one();
+                    }
+                    None => return,
+                },
+            }
         }
     })
 }
@@ -114,7 +196,9 @@ async fn build_access(config: &Config) -> Result<Access, Box<dyn std::error::Err
                 audience: config.jwt_audience.clone(),
                 allow_insecure: config.allow_insecure_feed,
             };
-            Some(tokio::task::spawn_blocking(move || JwtVerifier::load(settings)).await??)
+            let verifier =
+                tokio::task::spawn_blocking(move || JwtVerifier::load(settings)).await??;
+            Some(Arc::new(verifier))
         }
     };
     let rate_limit = config

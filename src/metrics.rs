@@ -9,6 +9,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::feed::FailureReason;
+
 /// Which endpoint a request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -17,16 +19,20 @@ pub enum Route {
     Readyz,
     Metrics,
     Explain,
+    Event,
+    Stats,
     Unknown,
 }
 
 impl Route {
-    const ALL: [Route; 6] = [
+    const ALL: [Route; 8] = [
         Route::AdRequest,
         Route::Healthz,
         Route::Readyz,
         Route::Metrics,
         Route::Explain,
+        Route::Event,
+        Route::Stats,
         Route::Unknown,
     ];
 
@@ -37,6 +43,8 @@ impl Route {
             Route::Readyz => "readyz",
             Route::Metrics => "metrics",
             Route::Explain => "explain",
+            Route::Event => "event",
+            Route::Stats => "stats",
             Route::Unknown => "unknown",
         }
     }
@@ -59,10 +67,12 @@ pub enum Outcome {
     RateLimited,
     /// 414: the request target is over the limit.
     UriTooLong,
+    /// 403: an event beacon whose token is missing, forged or expired.
+    InvalidEvent,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 10] = [
+    const ALL: [Outcome; 11] = [
         Outcome::Ad,
         Outcome::NoAd,
         Outcome::InvalidRequest,
@@ -73,6 +83,7 @@ impl Outcome {
         Outcome::Unauthorized,
         Outcome::RateLimited,
         Outcome::UriTooLong,
+        Outcome::InvalidEvent,
     ];
 
     fn label(self) -> &'static str {
@@ -87,6 +98,7 @@ impl Outcome {
             Outcome::Unauthorized => "unauthorized",
             Outcome::RateLimited => "rate_limited",
             Outcome::UriTooLong => "uri_too_long",
+            Outcome::InvalidEvent => "invalid_event",
         }
     }
 }
@@ -127,21 +139,6 @@ const BUCKETS_NS: [u64; 14] = [
     1_000_000_000,
 ];
 
-/// Why a feed refresh failed; labels of `adserver_feed_refresh_failures_total`.
-pub const REFRESH_FAILURE_REASONS: [&str; 11] = [
-    "connect",
-    "timeout",
-    "request",
-    "status",
-    "too_large",
-    "invalid_json",
-    "no_ads_array",
-    "drop",
-    "file",
-    "redirect",
-    "transport",
-];
-
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: Counters,
@@ -151,7 +148,8 @@ pub struct Metrics {
     catalog_skipped: AtomicU64,
     catalog_version: AtomicU64,
     last_refresh_unix_ms: AtomicU64,
-    refresh_failures: [AtomicU64; REFRESH_FAILURE_REASONS.len()],
+    /// Indexed by `FailureReason as usize`.
+    refresh_failures: [AtomicU64; FailureReason::ALL.len()],
     refresh_unchanged: AtomicU64,
     stale: AtomicBool,
     open_connections: AtomicI64,
@@ -202,18 +200,13 @@ impl Metrics {
         self.stale.load(Relaxed)
     }
 
-    /// A refresh failed for `reason` (one of [`REFRESH_FAILURE_REASONS`]).
-    pub fn refresh_failed(&self, reason: &str) {
-        if let Some(i) = REFRESH_FAILURE_REASONS.iter().position(|&r| r == reason) {
-            self.refresh_failures[i].fetch_add(1, Relaxed);
-        }
+    /// A feed refresh failed for `reason`.
+    pub fn refresh_failed(&self, reason: FailureReason) {
+        self.refresh_failures[reason as usize].fetch_add(1, Relaxed);
     }
 
-    pub fn refresh_failures(&self, reason: &str) -> u64 {
-        REFRESH_FAILURE_REASONS
-            .iter()
-            .position(|&r| r == reason)
-            .map_or(0, |i| self.refresh_failures[i].load(Relaxed))
+    pub fn refresh_failures(&self, reason: FailureReason) -> u64 {
+        self.refresh_failures[reason as usize].load(Relaxed)
     }
 
     pub fn catalog_version(&self) -> u64 {
@@ -247,6 +240,7 @@ impl Metrics {
                     || route == Route::AdRequest
                         && outcome != Outcome::Ok
                         && outcome != Outcome::NotFound
+                        && outcome != Outcome::InvalidEvent
                 {
                     let _ = writeln!(
                         w,
@@ -352,8 +346,11 @@ impl Metrics {
             "counter",
             "Feed loads that failed and kept the previous catalog, by reason.",
         );
-        for (i, reason) in REFRESH_FAILURE_REASONS.iter().enumerate() {
-            let n = self.refresh_failures[i].load(Relaxed);
+        for reason in FailureReason::ALL
+            .into_iter()
+            .filter(|r| r.ends_a_feed_refresh())
+        {
+            let n = self.refresh_failures(reason);
             let _ = writeln!(
                 w,
                 "adserver_feed_refresh_failures_total{{reason=\"{reason}\"}} {n}"
@@ -444,11 +441,33 @@ mod tests {
     #[test]
     fn refresh_failures_are_counted_by_reason() {
         let m = Metrics::default();
-        m.refresh_failed("too_large");
-        m.refresh_failed("too_large");
-        assert_eq!(m.refresh_failures("too_large"), 2);
-        assert!(m
-            .render()
-            .contains("adserver_feed_refresh_failures_total{reason=\"too_large\"} 2\n"));
+        m.refresh_failed(FailureReason::TooLarge);
+        m.refresh_failed(FailureReason::TooLarge);
+        assert_eq!(m.refresh_failures(FailureReason::TooLarge), 2);
+        let page = m.render();
+        assert!(page.contains("adserver_feed_refresh_failures_total{reason=\"too_large\"} 2\n"));
+        // Every feed reason is on the page, zeros included, in one fixed
+        // order; the key set's own reason is not a feed's.
+        let labels: Vec<&str> = page
+            .lines()
+            .filter_map(|l| l.strip_prefix("adserver_feed_refresh_failures_total{reason=\""))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "connect",
+                "timeout",
+                "request",
+                "status",
+                "too_large",
+                "invalid_json",
+                "no_ads_array",
+                "drop",
+                "file",
+                "redirect",
+                "transport"
+            ]
+        );
     }
 }

@@ -7,6 +7,7 @@
 use chrono_tz::Tz;
 
 use crate::catalog::{Exclude, MAX_EXCLUDED};
+use crate::clock::Zone;
 use crate::codes::{Country, Lang};
 
 /// A valid `/ad_request` query.
@@ -15,16 +16,18 @@ pub struct AdRequest {
     pub country: Country,
     pub lang: Lang,
     /// The player's clock, from `tz` (which wins) or `utc_offset`.
-    pub player: Option<PlayerZone>,
+    pub player: Option<Zone>,
     pub exclude: Exclude,
+    /// `format`: `json` (the default) or `vast` (README "Delivery").
+    pub format: Format,
 }
 
-/// Where the player is, as the request says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlayerZone {
-    Named(Tz),
-    /// Minutes east of UTC.
-    Offset(i16),
+/// How an ad answer is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Json,
+    Vast,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +37,7 @@ pub enum Param {
     Tz,
     UtcOffset,
     Exclude,
+    Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +71,9 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
     let mut country: Option<Result<Country, Problem>> = None;
     let mut lang: Option<Result<Lang, Problem>> = None;
     let mut tz: Option<Result<Tz, Problem>> = None;
-    let mut offset: Option<Result<i16, Problem>> = None;
+    let mut offset: Option<Result<Zone, Problem>> = None;
     let mut exclude: Option<Result<Exclude, Problem>> = None;
+    let mut format: Option<Result<Format, Problem>> = None;
     // One buffer each, reused: only values with `%` escapes are copied.
     let (mut name_buf, mut value_buf) = ([0u8; MAX_VALUE], [0u8; MAX_VALUE]);
     for pair in query.unwrap_or("").as_bytes().split(|&b| b == b'&') {
@@ -82,6 +87,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
             Some(b"tz") => (Param::Tz, tz.is_some()),
             Some(b"utc_offset") => (Param::UtcOffset, offset.is_some()),
             Some(b"exclude") => (Param::Exclude, exclude.is_some()),
+            Some(b"format") => (Param::Format, format.is_some()),
             _ => continue,
         };
         if slot_is_set {
@@ -96,6 +102,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
             Param::Tz => tz = Some(check(decode(value, &mut value_buf), parse_tz)),
             Param::UtcOffset => offset = Some(check(decode(value, &mut value_buf), parse_offset)),
             Param::Exclude => exclude = Some(parse_exclude(value)),
+            Param::Format => format = Some(check(decode(value, &mut value_buf), parse_format)),
         }
     }
     let fail = |param| move |problem| QueryError { param, problem };
@@ -111,12 +118,17 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
         .transpose()
         .map_err(fail(Param::Exclude))?
         .unwrap_or_default();
-    let player = tz.map(PlayerZone::Named).or(offset.map(PlayerZone::Offset));
+    let format = format
+        .transpose()
+        .map_err(fail(Param::Format))?
+        .unwrap_or_default();
+    let player = tz.map(Zone::Iana).or(offset);
     Ok(AdRequest {
         country,
         lang,
         player,
         exclude,
+        format,
     })
 }
 
@@ -140,12 +152,22 @@ pub fn parse_hour(query: Option<&str>) -> Result<Option<u8>, BadHour> {
     Ok(hour)
 }
 
+fn parse_format(value: &[u8]) -> Option<Format> {
+    if value.eq_ignore_ascii_case(b"json") {
+        Some(Format::Json)
+    } else if value.eq_ignore_ascii_case(b"vast") {
+        Some(Format::Vast)
+    } else {
+        None
+    }
+}
+
 fn parse_tz(value: &[u8]) -> Option<Tz> {
     std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// Minutes east of UTC: an optional sign and up to three digits, ±840.
-fn parse_offset(value: &[u8]) -> Option<i16> {
+fn parse_offset(value: &[u8]) -> Option<Zone> {
     let digits = value
         .strip_prefix(b"+")
         .or(value.strip_prefix(b"-"))
@@ -155,9 +177,10 @@ fn parse_offset(value: &[u8]) -> Option<i16> {
     }
     let n: i16 = std::str::from_utf8(digits).ok()?.parse().ok()?;
     let n = if value[0] == b'-' { -n } else { n };
-    (-MAX_OFFSET_MINUTES..=MAX_OFFSET_MINUTES)
-        .contains(&n)
-        .then_some(n)
+    if !(-MAX_OFFSET_MINUTES..=MAX_OFFSET_MINUTES).contains(&n) {
+        return None;
+    }
+    Zone::from_offset_minutes(n)
 }
 
 /// `exclude`: ids separated by commas (literal or `%2C`), at most
@@ -284,17 +307,18 @@ mod tests {
 
     #[test]
     fn player_zone_and_exclude_are_read() {
+        let offset = |minutes| Some(Zone::from_offset_minutes(minutes).unwrap());
         let r = parse_ad_request(Some("country=in&lang=hin&utc_offset=330")).unwrap();
-        assert_eq!(r.player, Some(PlayerZone::Offset(330)));
+        assert_eq!(r.player, offset(330));
         let r = parse_ad_request(Some("country=us&lang=eng&utc_offset=-300")).unwrap();
-        assert_eq!(r.player, Some(PlayerZone::Offset(-300)));
+        assert_eq!(r.player, offset(-300));
         let r = parse_ad_request(Some(
             "country=us&lang=eng&tz=America%2FNew_York&utc_offset=60",
         ))
         .unwrap();
         assert_eq!(
             r.player,
-            Some(PlayerZone::Named(chrono_tz::America::New_York)),
+            Some(Zone::Iana(chrono_tz::America::New_York)),
             "tz wins"
         );
         let r = parse_ad_request(Some("country=us&lang=eng&exclude=a1,b2%2Cc3,,")).unwrap();

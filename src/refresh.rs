@@ -5,9 +5,12 @@
 //! Fetching, hashing, parsing and compiling run on a low-priority
 //! [`Background`] thread, never on the workers that answer requests; the
 //! new catalog goes live with one `arc-swap` store. This module decides *whether* a new catalog
-//! goes live; [`crate::feed`] and [`crate::catalog`] do the work.
+//! goes live; [`crate::feed`] and [`crate::catalog`] do the work. It sees
+//! the server only through a [`Publisher`] (the catalog slot, the metrics,
+//! the clock), and its loop ends on the server's [`Shutdown`].
 
 mod drop_guard;
+mod publish;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,11 +18,13 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::background::Background;
+use crate::background::{Background, Shutdown};
 use crate::catalog::Catalog;
-use crate::feed::{self, snapshot, FeedError, FeedSource, FetchLimits, Fetched, Validators};
-use crate::http::State;
+use crate::feed::{
+    self, snapshot, FailureReason, FeedError, FeedSource, FetchLimits, Fetched, Validators,
+};
 use drop_guard::DropGuard;
+pub use publish::Publisher;
 
 /// How the feed is followed.
 #[derive(Debug, Clone)]
@@ -79,11 +84,11 @@ pub enum RefreshError {
 }
 
 impl RefreshError {
-    /// A short, fixed label for metrics.
-    pub fn reason(&self) -> &'static str {
+    /// Why, as the metrics count it.
+    pub fn reason(&self) -> FailureReason {
         match self {
             RefreshError::Feed(e) => e.reason(),
-            RefreshError::Drop { .. } => "drop",
+            RefreshError::Drop { .. } => FailureReason::Drop,
         }
     }
 }
@@ -106,24 +111,38 @@ enum Step {
     },
 }
 
-/// Follows the feed for one [`State`].
+/// Follows the feed, publishing through one [`Publisher`].
 pub struct Refresher {
-    state: Arc<State>,
+    publisher: Publisher,
     settings: RefreshSettings,
     last: Option<LastGood>,
+    /// The live catalog came from the snapshot, not the feed; exported as
+    /// the `adserver_catalog_stale` gauge, never read back from it.
+    stale: bool,
     guard: DropGuard,
     worker: Background,
 }
 
 impl Refresher {
-    pub fn new(state: Arc<State>, settings: RefreshSettings) -> Refresher {
+    pub fn new(publisher: Publisher, settings: RefreshSettings) -> Refresher {
         Refresher {
-            state,
+            publisher,
             guard: DropGuard::new(settings.drop_window),
             settings,
             last: None,
+            stale: false,
             worker: Background::spawn("adserver-refresh").expect("start the refresh thread"),
         }
+    }
+
+    /// Whether the live catalog is the snapshot's, waiting for the feed.
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    fn set_stale(&mut self, stale: bool) {
+        self.stale = stale;
+        self.publisher.metrics().set_stale(stale);
     }
 
     /// Fetches the feed once and, if it is new and sound, makes it live.
@@ -131,7 +150,7 @@ impl Refresher {
     pub async fn refresh(&mut self) -> Result<Refreshed, RefreshError> {
         let settings = self.settings.clone();
         let last = self.last.clone();
-        let largest = self.guard.largest(self.state.clock.now());
+        let largest = self.guard.largest(self.publisher.now());
         let step = self
             .worker
             .run(move || build(&settings, last.as_ref(), largest))
@@ -139,10 +158,10 @@ impl Refresher {
         match step {
             Ok(Step::Unchanged) => {
                 if let Some(last) = &self.last {
-                    self.guard.accepted(self.state.clock.now(), last.ads);
+                    self.guard.accepted(self.publisher.now(), last.ads);
                 }
-                self.state.metrics.feed_unchanged();
-                self.state.metrics.feed_succeeded();
+                self.publisher.metrics().feed_unchanged();
+                self.publisher.metrics().feed_succeeded();
                 tracing::debug!("feed unchanged; nothing rebuilt");
                 Ok(Refreshed::Unchanged)
             }
@@ -152,16 +171,16 @@ impl Refresher {
                 skipped,
             }) => {
                 let ads = catalog.len();
-                self.retire(self.state.publish(*catalog)).await;
-                self.state.metrics.feed_succeeded();
-                self.guard.accepted(self.state.clock.now(), last.ads);
+                self.retire(self.publisher.publish(*catalog)).await;
+                self.publisher.metrics().feed_succeeded();
+                self.guard.accepted(self.publisher.now(), last.ads);
                 self.last = Some(last);
                 tracing::info!(ads, skipped, "catalog loaded");
                 Ok(Refreshed::Loaded { ads, skipped })
             }
             Err(e) => {
-                self.state.metrics.refresh_failed(e.reason());
-                if self.state.is_ready() {
+                self.publisher.metrics().refresh_failed(e.reason());
+                if self.publisher.is_ready() {
                     tracing::warn!(error = %e, "feed refresh failed; keeping the current catalog");
                 } else {
                     tracing::error!(error = %e, "feed load failed; no catalog yet, answering 503");
@@ -206,9 +225,9 @@ impl Refresher {
                     ads = catalog.len(),
                     "feed unavailable: serving the stale snapshot until the feed answers"
                 );
-                self.retire(self.state.publish(*catalog)).await;
-                self.state.metrics.set_stale(true);
-                self.guard.accepted(self.state.clock.now(), last.ads);
+                self.retire(self.publisher.publish(*catalog)).await;
+                self.set_stale(true);
+                self.guard.accepted(self.publisher.now(), last.ads);
                 // The validators belong to the feed, not to the file.
                 self.last = Some(LastGood {
                     validators: Validators::default(),
@@ -222,12 +241,14 @@ impl Refresher {
         }
     }
 
-    /// Refreshes forever: every interval (±10%) after a success, with
-    /// exponential backoff and jitter after failures, and at once when
-    /// `wake` is notified (SIGHUP).
-    pub async fn run(mut self, wake: Arc<Notify>) {
+    /// Refreshes until `shutdown`: every interval (±10%) after a success,
+    /// with exponential backoff and jitter after failures, and at once
+    /// when `wake` is notified (SIGHUP). A refresh under way when the
+    /// signal comes is abandoned: the process is ending, and its
+    /// background thread finishes alone.
+    pub async fn run(mut self, wake: Arc<Notify>, mut shutdown: Shutdown) {
         let mut failures = 0;
-        if !self.state.is_ready() || self.state.metrics.is_stale() {
+        if !self.publisher.is_ready() || self.stale {
             failures = 1;
         }
         loop {
@@ -237,17 +258,25 @@ impl Refresher {
                 backoff(failures, self.settings.interval)
             };
             tokio::select! {
+                biased;
+                () = shutdown.recv() => break,
                 () = tokio::time::sleep(wait) => {}
                 () = wake.notified() => tracing::info!("refreshing the feed on demand"),
             }
-            match self.refresh().await {
+            let refreshed = tokio::select! {
+                biased;
+                () = shutdown.recv() => break,
+                refreshed = self.refresh() => refreshed,
+            };
+            match refreshed {
                 Ok(_) => {
                     failures = 0;
-                    self.state.metrics.set_stale(false);
+                    self.set_stale(false);
                 }
                 Err(_) => failures += 1,
             }
         }
+        tracing::debug!("feed refresh stopped");
     }
 }
 

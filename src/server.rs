@@ -3,15 +3,17 @@
 //! on shutdown; also raising the process's open-file limit to what the caps
 //! need.
 //!
-//! Everything a request means is decided in [`crate::http`]; this module
+//! Everything a request means is decided in [`crate::router`]; this module
 //! only owns connections, their timeouts and their lifetime.
 
 mod connections;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -20,10 +22,55 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use crate::answer::Body;
 use crate::deadline::WriteDeadline;
-use crate::http::{handle_wire, Listener, State};
 use crate::limits::{listen_backlog, open_file_plan, OpenFileLimitError, MAX_HEAD_BYTES};
+use crate::metrics::Route;
+use crate::router::{handle_wire, respond, stats, Listener};
+use crate::state::State;
 use connections::{Connections, Slot, Tracked};
+
+/// The future a connection's service returns: ready at once for every
+/// route but `/stats`, which reads the ledger's store off the workers (and
+/// is the only one boxed, so the request path allocates nothing). The
+/// ready variant is large because a body carries its spliced text inline;
+/// boxing it would be the allocation per answer that design avoids.
+#[allow(clippy::large_enum_variant)]
+enum Reply {
+    Ready(Option<hyper::Response<Body>>),
+    Stats(Pin<Box<dyn Future<Output = hyper::Response<Body>> + Send>>),
+}
+
+impl Reply {
+    fn new<B>(state: &Arc<State>, which: Listener, peer: IpAddr, req: &hyper::Request<B>) -> Reply {
+        let is_stats = which == Listener::Admin
+            && req.uri().path() == "/stats"
+            && (req.method() == hyper::Method::GET || req.method() == hyper::Method::HEAD)
+            && crate::router::host_is_acceptable(req.version(), req.headers())
+            && !crate::limits::uri_too_long(req.uri());
+        if !is_stats {
+            return Reply::Ready(Some(handle_wire(state, which, peer, req)));
+        }
+        let state = Arc::clone(state);
+        let query = req.uri().query().map(str::to_owned);
+        Reply::Stats(Box::pin(async move {
+            let started = std::time::Instant::now();
+            let answer = stats::answer(Arc::clone(&state), query).await;
+            respond(&state, Route::Stats, started, answer)
+        }))
+    }
+}
+
+impl Future for Reply {
+    type Output = Result<hyper::Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut *self {
+            Reply::Ready(response) => Poll::Ready(Ok(response.take().expect("polled once"))),
+            Reply::Stats(future) => future.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
 
 /// Connection settings shared by both listeners.
 #[derive(Debug, Clone)]
@@ -188,7 +235,7 @@ impl Shared {
             let peer = peer.ip();
             service_fn(move |req| {
                 activity.request_started();
-                std::future::ready(Ok::<_, Infallible>(handle_wire(&state, which, peer, &req)))
+                Reply::new(&state, which, peer, &req)
             })
         };
         let io = Tracked::new(

@@ -1,13 +1,15 @@
 //! Authentication over real HTTP: every 401 case, RS256 and ES256 tokens
 //! from keys generated here, key rotation by `kid`, the verified-token
-//! cache, and API keys.
+//! cache, API keys, and the rate limit that runs before any of it.
 
 #[path = "guard/mod.rs"]
 mod common;
+#[path = "support/pipeline.rs"]
+mod pipeline;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
@@ -20,6 +22,7 @@ use serde_json::{json, Value};
 use adserver::access::Access;
 use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
 use adserver::feed::FeedSource;
+use adserver::rate_limit::RateLimiter;
 use adserver::server::ServerOptions;
 use common::{get, start, Reply, TestServer, AD};
 
@@ -134,7 +137,7 @@ async fn jwt_server(name: &str, initial: &[&TestKey]) -> (TestServer, PathBuf) {
     let access = Access {
         auth: Auth {
             api_keys: None,
-            jwt: Some(jwt),
+            jwt: Some(std::sync::Arc::new(jwt)),
         },
         ..Access::default()
     };
@@ -330,4 +333,112 @@ async fn api_keys_admit_only_listed_keys() {
         "unknown key",
     );
     assert_401(&get(server.public, AD, &[]).await, "missing");
+}
+
+/// A request for an ad with `token`, for a pipeline.
+fn bearer(token: &str) -> String {
+    pipeline::request(AD, &[("Authorization", &format!("Bearer {token}"))])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_signature_flood_is_rate_limited_before_any_signature_check() {
+    // --rate-limit 10: one address sends 400 forged tokens (each a new
+    // token, as an attacker would rotate them). Before the fix every one
+    // was verified (400 RSA checks) and none got 429.
+    let [rsa, _, other] = keys();
+    let path =
+        std::env::temp_dir().join(format!("adserver-jwks-{}-flood.json", std::process::id()));
+    write_jwks(&path, &[rsa]);
+    let jwt = JwtVerifier::load(JwtSettings {
+        source: FeedSource::File(path.clone()),
+        issuer: Some(ISSUER.into()),
+        audience: Some(AUDIENCE.into()),
+        allow_insecure: false,
+    })
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let access = Access {
+        auth: Auth {
+            api_keys: None,
+            jwt: Some(std::sync::Arc::new(jwt)),
+        },
+        rate_limit: Some(RateLimiter::new(10, 10)),
+        ..Access::default()
+    };
+    let server = start(ServerOptions::default(), access).await;
+
+    // A game's token, verified once (from this same address) and cached.
+    let good = sign(rsa, &claims());
+    assert_eq!(with_token(&server, &good).await.status, 200);
+    let checks_before = verifier(&server).signature_checks();
+
+    let mut forged_header = Header::new(Algorithm::RS256);
+    forged_header.kid = Some("rsa-1".into());
+    let flood: Vec<String> = (0..400)
+        .map(|n| {
+            let mut c = claims();
+            c["sub"] = json!(format!("attacker-{n}"));
+            bearer(&jsonwebtoken::encode(&forged_header, &c, &other.encoding).unwrap())
+        })
+        .collect();
+    let started = Instant::now();
+    let answers = pipeline::statuses(server.public, &flood).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let checks = verifier(&server).signature_checks() - checks_before;
+    let refused = answers.iter().filter(|s| **s == 429).count();
+    assert!(
+        answers.iter().all(|s| *s == 401 || *s == 429),
+        "{answers:?}"
+    );
+    // The burst left over (9) plus what refills at 10/s while it runs.
+    let allowed = 9.0 + 10.0 * seconds + 1.0;
+    assert!(
+        (checks as f64) <= allowed,
+        "{checks} signature checks in {seconds:.2} s at --rate-limit 10"
+    );
+    assert_eq!(
+        answers.len() - refused,
+        checks as usize,
+        "each 401 was one check"
+    );
+    assert!(
+        refused as f64 >= 400.0 - allowed,
+        "only {refused} of 400 got 429"
+    );
+
+    // The game's cached token is its own client: the flood from its
+    // address does not lock it out.
+    assert_eq!(with_token(&server, &good).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_api_keys_and_missing_tokens_count_against_the_address() {
+    let access = Access {
+        auth: Auth {
+            api_keys: Some(ApiKeys::parse("key-alpha-0123456789\n")),
+            jwt: None,
+        },
+        rate_limit: Some(RateLimiter::new(1, 3)),
+        ..Access::default()
+    };
+    let server = start(ServerOptions::default(), access).await;
+    let mut flood: Vec<String> = (0..4).map(|n| bearer(&format!("guess-{n}"))).collect();
+    flood.push(pipeline::request(AD, &[]));
+    flood.push(pipeline::request(
+        AD,
+        &[("Authorization", "Basic Zm9vOmJhcg==")],
+    ));
+    assert_eq!(
+        pipeline::statuses(server.public, &flood).await,
+        [401, 401, 401, 429, 429, 429],
+        "rotating guesses buy no fresh bucket"
+    );
+    // A listed key from the same address is its own client.
+    let ok = get(
+        server.public,
+        AD,
+        &[("Authorization", "Bearer key-alpha-0123456789")],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
 }

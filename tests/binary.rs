@@ -103,6 +103,9 @@ async fn serves_the_bundled_feed_and_exits_0_on_sigterm() {
         log.contains("ads=51") && log.contains("skipped=0"),
         "startup counts ads: {log}"
     );
+    // The feed refresh and SIGHUP loops heard the drain and ended by
+    // themselves (README "Configuration").
+    assert!(log.contains("loops_stopped=true"), "{log}");
 }
 
 #[tokio::test]

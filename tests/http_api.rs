@@ -18,7 +18,7 @@ async fn server_with(feed: &str, hour: u8) -> TestServer {
 }
 
 async fn load(server: &TestServer, source: FeedSource) {
-    Refresher::new(server.state.clone(), RefreshSettings::new(source))
+    Refresher::new(server.state.publisher(), RefreshSettings::new(source))
         .refresh()
         .await
         .unwrap();

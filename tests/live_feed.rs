@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use adserver::background::Loops;
 use adserver::clock::Clock;
-use adserver::feed::{snapshot, FeedSource, FetchLimits};
+use adserver::feed::{snapshot, FailureReason, FeedSource, FetchLimits};
 use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
 use common::*;
 use tokio::sync::Notify;
@@ -53,11 +54,66 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Signals the loops and waits for them: each must stop by itself.
+async fn stop(loops: Loops) {
+    let stuck = loops.stop(Duration::from_secs(5)).await;
+    assert!(stuck.is_empty(), "did not stop when signalled: {stuck:?}");
+}
+
+#[tokio::test]
+async fn the_run_loop_stops_when_signalled_waiting_or_mid_refresh() {
+    let feed = FeedServer::start(FeedAnswer::ok(feed_of("good", 1))).await;
+    let server = TestServer::start(5).await;
+    // Waiting: an hour until the next refresh.
+    let mut refresher = Refresher::new(
+        server.state.publisher(),
+        RefreshSettings {
+            interval: Duration::from_secs(3600),
+            ..settings(&feed.url)
+        },
+    );
+    refresher.start().await;
+    let mut loops = Loops::new();
+    loops.spawn(
+        "feed refresh",
+        refresher.run(Arc::new(Notify::new()), loops.shutdown()),
+    );
+    stop(loops).await;
+
+    // Mid-refresh: woken at once, the feed then takes 30 s to answer,
+    // within the fetch timeout.
+    feed.set(FeedAnswer {
+        delay: Duration::from_secs(30),
+        ..FeedAnswer::ok(feed_of("slow", 1))
+    });
+    let mut slow = settings(&feed.url);
+    slow.limits.timeout = Duration::from_secs(60);
+    let refresher = Refresher::new(server.state.publisher(), slow);
+    let wake = Arc::new(Notify::new());
+    let mut loops = Loops::new();
+    loops.spawn(
+        "feed refresh",
+        refresher.run(Arc::clone(&wake), loops.shutdown()),
+    );
+    let asked = feed.request_count();
+    wake.notify_one();
+    while feed.request_count() == asked {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    stop(loops).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "waited for the feed"
+    );
+    assert_eq!(server.get(DE).await.ad_id(), "good0");
+}
+
 #[tokio::test]
 async fn the_catalog_follows_a_changed_feed() {
     let feed = FeedServer::start(FeedAnswer::ok(feed_of("old", 2))).await;
     let server = TestServer::start(5).await;
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     assert_eq!(
         refresher.refresh().await.unwrap(),
         Refreshed::Loaded { ads: 2, skipped: 0 }
@@ -73,7 +129,7 @@ async fn the_run_loop_picks_up_a_change_within_the_interval_and_on_demand() {
     let feed = FeedServer::start(FeedAnswer::ok(feed_of("old", 1))).await;
     let server = TestServer::start(5).await;
     let mut refresher = Refresher::new(
-        server.state.clone(),
+        server.state.publisher(),
         RefreshSettings {
             interval: Duration::from_secs(1),
             ..settings(&feed.url)
@@ -81,7 +137,11 @@ async fn the_run_loop_picks_up_a_change_within_the_interval_and_on_demand() {
     );
     refresher.start().await;
     let wake = Arc::new(Notify::new());
-    let loop_task = tokio::spawn(refresher.run(wake.clone()));
+    let mut loops = Loops::new();
+    loops.spawn(
+        "feed refresh",
+        refresher.run(wake.clone(), loops.shutdown()),
+    );
 
     feed.set(FeedAnswer::ok(feed_of("new", 1)));
     let changed = Instant::now();
@@ -93,18 +153,22 @@ async fn the_run_loop_picks_up_a_change_within_the_interval_and_on_demand() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(changed.elapsed() <= Duration::from_millis(1100 + 500));
-    loop_task.abort();
+    stop(loops).await;
 
     // On demand: an hour-long interval, and a wake-up does it at once.
     let mut refresher = Refresher::new(
-        server.state.clone(),
+        server.state.publisher(),
         RefreshSettings {
             interval: Duration::from_secs(3600),
             ..settings(&feed.url)
         },
     );
     refresher.start().await;
-    let loop_task = tokio::spawn(refresher.run(wake.clone()));
+    let mut loops = Loops::new();
+    loops.spawn(
+        "feed refresh",
+        refresher.run(wake.clone(), loops.shutdown()),
+    );
     feed.set(FeedAnswer::ok(feed_of("woken", 1)));
     wake.notify_one();
     let woken = Instant::now();
@@ -115,7 +179,7 @@ async fn the_run_loop_picks_up_a_change_within_the_interval_and_on_demand() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    loop_task.abort();
+    stop(loops).await;
 }
 
 #[tokio::test]
@@ -123,7 +187,7 @@ async fn not_modified_and_identical_bodies_rebuild_nothing() {
     let body = feed_of("a", 2);
     let feed = FeedServer::start(FeedAnswer::ok(body.clone()).with_header("ETag", "\"v1\"")).await;
     let server = TestServer::start(5).await;
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     refresher.refresh().await.unwrap();
     let version = server.state.metrics.catalog_version();
     assert_eq!(version, 1);
@@ -153,7 +217,7 @@ async fn last_modified_is_sent_back() {
     let feed =
         FeedServer::start(FeedAnswer::ok(feed_of("a", 1)).with_header("Last-Modified", date)).await;
     let server = TestServer::start(5).await;
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     refresher.refresh().await.unwrap();
     feed.set(FeedAnswer::status(304));
     assert_eq!(refresher.refresh().await.unwrap(), Refreshed::Unchanged);
@@ -168,15 +232,18 @@ async fn last_modified_is_sent_back() {
 async fn every_failure_keeps_the_old_catalog_and_is_counted() {
     let feed = FeedServer::start(FeedAnswer::ok(feed_of("good", 10))).await;
     let server = TestServer::start(5).await;
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     refresher.refresh().await.unwrap();
 
-    let cases: Vec<(&str, FeedAnswer)> = vec![
-        ("status", FeedAnswer::status(500)),
-        ("status", FeedAnswer::status(404)),
-        ("invalid_json", FeedAnswer::ok("{\"ads\":[")),
-        ("no_ads_array", FeedAnswer::ok("{\"campaigns\":[]}")),
-        ("drop", FeedAnswer::ok(feed_of("few", 4))),
+    let cases: Vec<(FailureReason, FeedAnswer)> = vec![
+        (FailureReason::Status, FeedAnswer::status(500)),
+        (FailureReason::Status, FeedAnswer::status(404)),
+        (FailureReason::InvalidJson, FeedAnswer::ok("{\"ads\":[")),
+        (
+            FailureReason::NoAdsArray,
+            FeedAnswer::ok("{\"campaigns\":[]}"),
+        ),
+        (FailureReason::Drop, FeedAnswer::ok(feed_of("few", 4))),
     ];
     for (reason, answer) in cases {
         feed.set(answer);
@@ -205,7 +272,7 @@ async fn every_failure_keeps_the_old_catalog_and_is_counted() {
 async fn the_drop_guard_names_the_counts() {
     let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 100))).await;
     let server = TestServer::start(5).await;
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     refresher.refresh().await.unwrap();
     feed.set(FeedAnswer::ok(feed_of("b", 3)));
     match refresher.refresh().await {
@@ -243,7 +310,7 @@ async fn the_drop_guard_cannot_be_walked_down_by_halves() {
     let server = TestServer::start(5).await;
     let t0 = server.clock.now();
     // The default window: an hour.
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     refresher.refresh().await.unwrap();
 
     // The first halving stays within half of 51 and goes live.
@@ -257,7 +324,10 @@ async fn the_drop_guard_cannot_be_walked_down_by_halves() {
     expect_drop(refresher.refresh().await, 13, 51);
     clock_at(&server, t0, 59);
     expect_drop(refresher.refresh().await, 13, 51);
-    assert_eq!(server.state.metrics.refresh_failures("drop"), 2);
+    assert_eq!(
+        server.state.metrics.refresh_failures(FailureReason::Drop),
+        2
+    );
     assert!(server.get(DE).await.ad_id().starts_with('b'));
     // An hour after the 51, the 26 (accepted at minute 1) is the largest.
     clock_at(&server, t0, 61);
@@ -271,7 +341,7 @@ async fn a_drop_is_refused_while_the_larger_catalog_is_within_the_window() {
     let server = TestServer::start(5).await;
     let t0 = server.clock.now();
     let mut refresher = Refresher::new(
-        server.state.clone(),
+        server.state.publisher(),
         RefreshSettings {
             drop_window: Duration::from_secs(600),
             ..settings(&feed.url)
@@ -304,7 +374,7 @@ async fn a_drop_is_refused_while_the_larger_catalog_is_within_the_window() {
 async fn a_refused_connection_keeps_the_catalog() {
     let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 1))).await;
     let server = TestServer::start(5).await;
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     refresher.refresh().await.unwrap();
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -312,12 +382,18 @@ async fn a_refused_connection_keeps_the_catalog() {
         .local_addr()
         .unwrap();
     let mut dead = Refresher::new(
-        server.state.clone(),
+        server.state.publisher(),
         settings(&format!("http://{closed}/ads.json")),
     );
     let err = dead.refresh().await.unwrap_err();
-    assert_eq!(err.reason(), "connect", "{err}");
-    assert_eq!(server.state.metrics.refresh_failures("connect"), 1);
+    assert_eq!(err.reason(), FailureReason::Connect, "{err}");
+    assert_eq!(
+        server
+            .state
+            .metrics
+            .refresh_failures(FailureReason::Connect),
+        1
+    );
     assert_eq!(server.get(DE).await.ad_id(), "a0");
 }
 
@@ -325,7 +401,7 @@ async fn a_refused_connection_keeps_the_catalog() {
 async fn a_feed_that_sleeps_past_the_timeout_is_abandoned_on_time() {
     let feed = FeedServer::start(FeedAnswer::ok(feed_of("a", 1))).await;
     let server = TestServer::start(5).await;
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     refresher.refresh().await.unwrap();
     feed.set(FeedAnswer {
         delay: Duration::from_secs(5),
@@ -334,12 +410,18 @@ async fn a_feed_that_sleeps_past_the_timeout_is_abandoned_on_time() {
     let started = Instant::now();
     let err = refresher.refresh().await.unwrap_err();
     let took = started.elapsed();
-    assert_eq!(err.reason(), "timeout", "{err}");
+    assert_eq!(err.reason(), FailureReason::Timeout, "{err}");
     assert!(
         took < Duration::from_millis(2500),
         "gave up after {took:?}, timeout is 1 s"
     );
-    assert_eq!(server.state.metrics.refresh_failures("timeout"), 1);
+    assert_eq!(
+        server
+            .state
+            .metrics
+            .refresh_failures(FailureReason::Timeout),
+        1
+    );
     assert_eq!(server.get(DE).await.ad_id(), "a0");
 }
 
@@ -353,7 +435,7 @@ async fn a_body_over_the_cap_is_refused_without_reading_it_whole() {
         ..FetchLimits::default()
     };
     let mut refresher = Refresher::new(
-        server.state.clone(),
+        server.state.publisher(),
         RefreshSettings {
             limits,
             ..settings(&feed.url)
@@ -363,7 +445,10 @@ async fn a_body_over_the_cap_is_refused_without_reading_it_whole() {
 
     // Declared too large: refused from the header.
     feed.set(FeedAnswer::ok(vec![b' '; 200 * 1024]));
-    assert_eq!(refresher.refresh().await.unwrap_err().reason(), "too_large");
+    assert_eq!(
+        refresher.refresh().await.unwrap_err().reason(),
+        FailureReason::TooLarge
+    );
 
     // No length, never ending: reading stops just past the cap.
     let sent_before = feed.bytes_sent.load(Ordering::Relaxed);
@@ -372,14 +457,20 @@ async fn a_body_over_the_cap_is_refused_without_reading_it_whole() {
         ..FeedAnswer::ok("")
     });
     let err = refresher.refresh().await.unwrap_err();
-    assert_eq!(err.reason(), "too_large", "{err}");
+    assert_eq!(err.reason(), FailureReason::TooLarge, "{err}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let sent = feed.bytes_sent.load(Ordering::Relaxed) - sent_before;
     assert!(
         sent < 32 * 1024 * 1024,
         "the feed pushed {sent} bytes before we hung up"
     );
-    assert_eq!(server.state.metrics.refresh_failures("too_large"), 2);
+    assert_eq!(
+        server
+            .state
+            .metrics
+            .refresh_failures(FailureReason::TooLarge),
+        2
+    );
     assert_eq!(server.get(DE).await.ad_id(), "a0");
 }
 
@@ -389,7 +480,7 @@ async fn swapping_catalogs_under_load_fails_no_request() {
     let new = feed_of("new", 4);
     let feed = FeedServer::start(FeedAnswer::ok(old.clone())).await;
     let server = Arc::new(TestServer::start(5).await);
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     refresher.refresh().await.unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -444,7 +535,7 @@ async fn a_good_load_writes_the_snapshot() {
     let feed = FeedServer::start(FeedAnswer::ok(body.clone())).await;
     let server = TestServer::start(5).await;
     let mut refresher = Refresher::new(
-        server.state.clone(),
+        server.state.publisher(),
         RefreshSettings {
             snapshot: Some(path.clone()),
             ..settings(&feed.url)
@@ -469,7 +560,7 @@ async fn a_cold_start_with_the_feed_down_serves_the_snapshot() {
     let feed = FeedServer::start(FeedAnswer::status(503)).await;
     let server = TestServer::start(5).await;
     let mut refresher = Refresher::new(
-        server.state.clone(),
+        server.state.publisher(),
         RefreshSettings {
             snapshot: Some(path.clone()),
             interval: Duration::from_secs(1),
@@ -483,7 +574,11 @@ async fn a_cold_start_with_the_feed_down_serves_the_snapshot() {
 
     // The feed comes back: the run loop moves on to it, no longer stale.
     feed.set(FeedAnswer::ok(feed_of("live", 1)));
-    let task = tokio::spawn(refresher.run(Arc::new(Notify::new())));
+    let mut loops = Loops::new();
+    loops.spawn(
+        "feed refresh",
+        refresher.run(Arc::new(Notify::new()), loops.shutdown()),
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     while server.get(DE).await.ad_id() != "live0" {
         assert!(
@@ -492,7 +587,7 @@ async fn a_cold_start_with_the_feed_down_serves_the_snapshot() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    task.abort();
+    stop(loops).await;
     assert!(!server.state.metrics.is_stale());
 }
 
@@ -504,7 +599,7 @@ async fn an_unconditional_304_leaves_a_snapshot_start_stale() {
     let feed = FeedServer::start(FeedAnswer::status(503)).await;
     let server = TestServer::start(5).await;
     let mut refresher = Refresher::new(
-        server.state.clone(),
+        server.state.publisher(),
         RefreshSettings {
             snapshot: Some(path),
             interval: Duration::from_secs(1),
@@ -519,7 +614,7 @@ async fn an_unconditional_304_leaves_a_snapshot_start_stale() {
     // nothing: a failed fetch, and the snapshot stays stale.
     feed.set(FeedAnswer::status(304));
     let err = refresher.refresh().await.unwrap_err();
-    assert_eq!(err.reason(), "status", "{err}");
+    assert_eq!(err.reason(), FailureReason::Status, "{err}");
     let sent = feed
         .requests
         .lock()
@@ -532,13 +627,17 @@ async fn an_unconditional_304_leaves_a_snapshot_start_stale() {
         "{sent}"
     );
     let asked = feed.request_count();
-    let task = tokio::spawn(refresher.run(Arc::new(Notify::new())));
+    let mut loops = Loops::new();
+    loops.spawn(
+        "feed refresh",
+        refresher.run(Arc::new(Notify::new()), loops.shutdown()),
+    );
     let deadline = Instant::now() + Duration::from_secs(8);
     while feed.request_count() < asked + 2 {
         assert!(Instant::now() < deadline, "the run loop stopped asking");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    task.abort();
+    stop(loops).await;
     assert!(get(server.admin, "/metrics").await.body.contains(stale));
     assert!(server.state.metrics.refresh_unchanged() == 0);
     assert_eq!(served_ids(&server, 2).await, ["snap0", "snap1"]);
@@ -548,12 +647,16 @@ async fn an_unconditional_304_leaves_a_snapshot_start_stale() {
 async fn without_a_snapshot_a_cold_start_answers_503_and_keeps_trying() {
     let feed = FeedServer::start(FeedAnswer::status(500)).await;
     let server = TestServer::start(5).await;
-    let mut refresher = Refresher::new(server.state.clone(), settings(&feed.url));
+    let mut refresher = Refresher::new(server.state.publisher(), settings(&feed.url));
     refresher.start().await;
     assert_eq!(server.get("/readyz").await.status, 503);
     assert_eq!(server.get(DE).await.status, 503);
 
-    let task = tokio::spawn(refresher.run(Arc::new(Notify::new())));
+    let mut loops = Loops::new();
+    loops.spawn(
+        "feed refresh",
+        refresher.run(Arc::new(Notify::new()), loops.shutdown()),
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     feed.set(FeedAnswer::ok(feed_of("late", 1)));
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -561,7 +664,7 @@ async fn without_a_snapshot_a_cold_start_answers_503_and_keeps_trying() {
         assert!(Instant::now() < deadline, "never became ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    task.abort();
+    stop(loops).await;
     assert_eq!(server.get(DE).await.ad_id(), "late0");
     assert!(feed.request_count() >= 2);
 }

@@ -44,9 +44,11 @@ fn build(rows: &[Row]) -> Vec<Ad> {
         .enumerate()
         .map(|(i, &(c, l, start, end, weight))| {
             let (country, lang) = code(COUNTRIES[c], LANGS[l]);
+            let video_url = format!("https://cdn.example.com/{i}.mp4");
             Ad {
                 id: format!("ad{i}"),
-                video_url: format!("https://cdn.example.com/{i}.mp4"),
+                creative: adserver::delivery::Creative::defaults(&format!("ad{i}"), &video_url),
+                video_url,
                 country,
                 lang,
                 window: Window::new(start, end),
@@ -91,7 +93,7 @@ fn check(rows: &[Row], hour: u8) -> Result<(), TestCaseError> {
             let pick = || {
                 catalog
                     .select(c, l, hour, now, &Exclude::default())
-                    .map(|b| id_of(b))
+                    .map(|ad| id_of(ad.body()))
             };
             if expected.is_empty() {
                 prop_assert!(pick().is_none(), "{}/{} at {}", country, lang, hour);

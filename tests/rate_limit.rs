@@ -1,8 +1,12 @@
 //! Rate limiting over real HTTP: the burst is allowed, the excess gets 429
 //! with Retry-After, and the client recovers once the window passes.
+//! Clients are keyed exactly (a flood of identities leaves everyone else
+//! alone) and IPv6 clients by their /64 (README "Security").
 
 #[path = "guard/mod.rs"]
 mod common;
+#[path = "support/pipeline.rs"]
+mod pipeline;
 
 use std::time::Duration;
 
@@ -93,4 +97,85 @@ async fn forwarded_for_is_the_client_only_when_trusted() {
     assert_eq!(get(wary.public, AD, &from("203.0.113.1")).await.status, 200);
     // A spoofed header does not buy a fresh bucket.
     assert_eq!(get(wary.public, AD, &from("203.0.113.2")).await.status, 429);
+}
+
+/// A server at `--rate-limit 1` (burst 1) behind a trusted proxy.
+async fn one_per_second_behind_a_proxy() -> common::TestServer {
+    let access = Access {
+        rate_limit: Some(RateLimiter::new(1, 1)),
+        trust_forwarded_for: true,
+        ..Access::default()
+    };
+    start(ServerOptions::default(), access).await
+}
+
+fn from(ip: &str) -> String {
+    pipeline::request(AD, &[("X-Forwarded-For", ip)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_identities_never_limits_an_innocent_client() {
+    // 10 000 identities take their one token each (every tenth asks twice
+    // and must be refused); between them, 1 000 clients never seen before
+    // ask once each. With buckets hashed into 65 536 shared slots, an
+    // innocent whose slot a flooder took in the last second got 429 (about
+    // one in ten of them here).
+    let server = one_per_second_behind_a_proxy().await;
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for n in 0..10_000u32 {
+        let flooder = from(&format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255));
+        requests.push(flooder.clone());
+        expected.push(200);
+        if n % 10 == 9 {
+            requests.push(flooder);
+            expected.push(429);
+            requests.push(from(&format!("172.16.{}.{}", n >> 8, n & 255)));
+            expected.push(200);
+        }
+    }
+    let answers = pipeline::statuses(server.public, &requests).await;
+    let wrong: Vec<_> = (0..answers.len())
+        .filter(|&i| answers[i] != expected[i])
+        .map(|i| (i, answers[i], expected[i]))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} answers wrong (index, got, wanted), first: {:?}",
+        wrong.len(),
+        answers.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_clients_rotating_within_one_64_are_limited_together() {
+    let server = one_per_second_behind_a_proxy().await;
+    let same_64 = [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::2",
+        "2001:db8:1:2:ffff:ffff:ffff:ffff",
+        "2001:db8:1:2:abcd:ef01:2345:6789",
+    ];
+    let requests: Vec<String> = same_64.iter().map(|ip| from(ip)).collect();
+    assert_eq!(
+        pipeline::statuses(server.public, &requests).await,
+        [200, 429, 429, 429],
+        "one /64 is one client"
+    );
+    // Other /64s, even next door, are other clients.
+    let others: Vec<String> = ["2001:db8:1:3::1", "2001:db8:1:1::1", "2001:db9:1:2::1"]
+        .iter()
+        .map(|ip| from(ip))
+        .collect();
+    assert_eq!(
+        pipeline::statuses(server.public, &others).await,
+        [200, 200, 200]
+    );
+    // An IPv4-mapped address is the IPv4 client it maps.
+    let mapped: Vec<String> = ["::ffff:203.0.113.9", "203.0.113.9"]
+        .iter()
+        .map(|ip| from(ip))
+        .collect();
+    assert_eq!(pipeline::statuses(server.public, &mapped).await, [200, 429]);
 }

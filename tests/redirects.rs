@@ -20,11 +20,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use adserver::access::Access;
 use adserver::auth::{Auth, JwtSettings, JwtVerifier};
+use adserver::background::Loops;
 use adserver::clock::ManualClock;
-use adserver::feed::{FeedError, FeedSource, FetchLimits};
-use adserver::http::State;
+use adserver::feed::{FailureReason, FeedError, FeedSource, FetchLimits};
 use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
 use adserver::server::{serve, ServerOptions};
+use adserver::state::State;
 use common::{feed_json, get_with, TestServer};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -157,7 +158,7 @@ async fn loaded(site: &Site, limits: FetchLimits) -> (TestServer, Refresher) {
     site.route("/ads.json", ok(feed_of("good", 1)));
     let server = TestServer::start(5).await;
     let mut refresher = Refresher::new(
-        server.state.clone(),
+        server.state.publisher(),
         RefreshSettings {
             limits,
             ..settings(&site.url("/ads.json"))
@@ -171,18 +172,24 @@ async fn loaded(site: &Site, limits: FetchLimits) -> (TestServer, Refresher) {
 /// Refreshes once, expecting a refused redirect, quickly, with the good
 /// catalog still served; returns the error's text.
 async fn refused(server: &TestServer, refresher: &mut Refresher, case: &str) -> String {
-    let before = server.state.metrics.refresh_failures("redirect");
+    let before = server
+        .state
+        .metrics
+        .refresh_failures(FailureReason::Redirect);
     let started = Instant::now();
     let err = refresher.refresh().await.unwrap_err();
     let took = started.elapsed();
-    assert_eq!(err.reason(), "redirect", "{case}: {err}");
+    assert_eq!(err.reason(), FailureReason::Redirect, "{case}: {err}");
     assert!(
         matches!(err, RefreshError::Feed(FeedError::Redirect(_))),
         "{case}: {err:?}"
     );
     assert!(took < Duration::from_millis(1500), "{case}: took {took:?}");
     assert_eq!(
-        server.state.metrics.refresh_failures("redirect"),
+        server
+            .state
+            .metrics
+            .refresh_failures(FailureReason::Redirect),
         before + 1,
         "{case}: counted"
     );
@@ -310,13 +317,21 @@ async fn allow_insecure_feed_lets_every_hop_use_plain_http() {
 #[tokio::test]
 async fn the_first_hop_obeys_the_rule_too() {
     let server = TestServer::start(5).await;
-    let mut refresher =
-        Refresher::new(server.state.clone(), settings("http://192.0.2.10/ads.json"));
+    let mut refresher = Refresher::new(
+        server.state.publisher(),
+        settings("http://192.0.2.10/ads.json"),
+    );
     let started = Instant::now();
     let err = refresher.refresh().await.unwrap_err();
-    assert_eq!(err.reason(), "transport", "{err}");
+    assert_eq!(err.reason(), FailureReason::Transport, "{err}");
     assert!(started.elapsed() < Duration::from_millis(1500));
-    assert_eq!(server.state.metrics.refresh_failures("transport"), 1);
+    assert_eq!(
+        server
+            .state
+            .metrics
+            .refresh_failures(FailureReason::Transport),
+        1
+    );
 }
 
 // ---- JWKS ----
@@ -354,7 +369,7 @@ async fn jwt_server(verifier: JwtVerifier) -> (SocketAddr, Arc<State>) {
     let access = Access {
         auth: Auth {
             api_keys: None,
-            jwt: Some(verifier),
+            jwt: Some(std::sync::Arc::new(verifier)),
         },
         ..Access::default()
     };
@@ -425,4 +440,33 @@ async fn a_jwks_redirect_cannot_swap_in_another_key() {
     assert_eq!(attacker.asked(), Vec::<String>::new(), "attacker contacted");
     assert_eq!(status_with(server, &evil_token).await, 401);
     assert_eq!(status_with(server, &good_token).await, 200);
+}
+
+#[tokio::test]
+async fn the_jwks_refresh_loop_rereads_until_signalled_then_stops() {
+    let (jwks, _) = key_set("loop-stop");
+    let site = Site::start().await;
+    site.route("/jwks", ok(jwks));
+    let verifier = load_jwks(site.url("/jwks")).await.unwrap();
+    let (_, state) = jwt_server(verifier).await;
+    let mut loops = Loops::new();
+    let every = Duration::from_millis(20);
+    loops.spawn(
+        "jwks refresh",
+        adserver::auth::refresh_keys(
+            std::sync::Arc::clone(state.access.auth.jwt.as_ref().unwrap()),
+            every,
+            loops.shutdown(),
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while site.asked().len() < 3 {
+        assert!(Instant::now() < deadline, "the loop never re-read the set");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stuck = loops.stop(Duration::from_secs(5)).await;
+    assert!(stuck.is_empty(), "did not stop when signalled: {stuck:?}");
+    let asked = site.asked().len();
+    tokio::time::sleep(every * 5).await;
+    assert_eq!(site.asked().len(), asked, "still re-reading after the stop");
 }

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
 use adserver::codes::PairKey;
-use adserver::http::{handle, Listener, State};
 use adserver::query::parse_ad_request;
+use adserver::router::{handle, Listener};
+use adserver::state::State;
 
 struct Counting;
 

@@ -8,14 +8,14 @@
 //! configured set. Expiry and not-before are enforced with
 //! [`LEEWAY_SECS`]; issuer and audience when configured.
 //!
-//! The set is re-read by [`crate::access::refresh_keys`] periodically and
+//! The set is re-read by [`refresh_keys`] periodically and
 //! here, at once, when a token names an unknown `kid` (at most once per
 //! [`UNKNOWN_KID_COOLDOWN`], so random `kid`s cannot make the server hammer
 //! the identity provider). Verified tokens go into a [`TokenCache`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -26,7 +26,8 @@ use serde::Deserialize;
 
 use super::cache::{unix_now, TokenCache, CAPACITY};
 use super::{AuthError, Principal};
-use crate::feed::{FeedError, FeedSource, FetchLimits, Fetched};
+use crate::background::Shutdown;
+use crate::feed::{FailureReason, FeedError, FeedSource, FetchLimits, Fetched};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECS: u64 = 30;
@@ -59,6 +60,17 @@ pub enum JwksError {
     NoKeys,
 }
 
+impl JwksError {
+    /// Why, in the same terms as a failed feed load.
+    pub fn reason(&self) -> FailureReason {
+        match self {
+            JwksError::Fetch(e) => e.reason(),
+            JwksError::Json(_) => FailureReason::InvalidJson,
+            JwksError::NoKeys => FailureReason::NoKeys,
+        }
+    }
+}
+
 /// Keys by `kid`, each with the one algorithm it may verify.
 type KeySet = HashMap<String, (DecodingKey, Algorithm)>;
 
@@ -82,6 +94,26 @@ pub struct JwtVerifier {
     subjects: ahash::RandomState,
     signature_checks: AtomicU64,
     last_unknown_kid_refresh: Mutex<Option<Instant>>,
+}
+
+/// Re-reads `jwt`'s key set every `every`, off the request path, until
+/// `shutdown`.
+pub async fn refresh_keys(jwt: Arc<JwtVerifier>, every: Duration, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.recv() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let jwt = Arc::clone(&jwt);
+        match tokio::task::spawn_blocking(move || jwt.refresh()).await {
+            Ok(Ok(keys)) => tracing::debug!(keys, "JWKS re-read"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, reason = %e.reason(), "JWKS re-read failed; keeping the old keys")
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 impl JwtVerifier {
@@ -139,6 +171,13 @@ impl JwtVerifier {
     /// How many signatures have been checked: the cost the cache saves.
     pub fn signature_checks(&self) -> u64 {
         self.signature_checks.load(Ordering::Relaxed)
+    }
+
+    /// The principal of `token` when it was verified before and is still
+    /// valid: a cache lookup, no signature work.
+    #[inline]
+    pub fn cached(&self, token: &str) -> Option<Principal> {
+        self.cache.get(token, unix_now())
     }
 
     /// Verifies `token`, from the cache when it was verified before.
@@ -199,7 +238,7 @@ impl JwtVerifier {
                 true
             }
             Err(e) => {
-                tracing::warn!(error = %e, "JWKS re-read failed; keeping the old keys");
+                tracing::warn!(error = %e, reason = %e.reason(), "JWKS re-read failed; keeping the old keys");
                 false
             }
         }
@@ -302,6 +341,11 @@ mod tests {
         ]}"#;
         assert!(matches!(parse_keys(doc), Err(JwksError::NoKeys)));
         assert!(matches!(parse_keys(b"[]"), Err(JwksError::Json(_))));
+        assert_eq!(parse_keys(doc).unwrap_err().reason(), FailureReason::NoKeys);
+        assert_eq!(
+            parse_keys(b"[]").unwrap_err().reason(),
+            FailureReason::InvalidJson
+        );
     }
 
     #[test]

@@ -10,17 +10,10 @@ pub mod api_keys;
 pub mod cache;
 pub mod jwt;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{
-    HeaderMap, HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE,
-};
-use hyper::{Response, StatusCode};
+use hyper::header::{HeaderMap, AUTHORIZATION};
 
 pub use api_keys::ApiKeys;
-pub use jwt::{JwtSettings, JwtVerifier};
-
-use crate::http::Body;
+pub use jwt::{refresh_keys, JwtSettings, JwtVerifier};
 
 /// Tokens longer than this are refused unread (and never cached).
 pub const MAX_TOKEN_BYTES: usize = 4096;
@@ -61,10 +54,10 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// The 401 answer: `WWW-Authenticate: Bearer` (RFC 6750) and a JSON
-    /// body, both static.
-    pub fn response(self) -> Response<Body> {
-        let (challenge, body): (&'static str, &'static str) = match self {
+    /// The 401's `WWW-Authenticate: Bearer` challenge (RFC 6750) and JSON
+    /// body, both static; [`crate::answer`] sends them.
+    pub fn challenge(self) -> (&'static str, &'static str) {
+        match self {
             AuthError::Missing => (
                 r#"Bearer realm="adserver""#,
                 r#"{"error":"unauthorized","message":"a bearer token is required"}"#,
@@ -105,14 +98,7 @@ impl AuthError {
                 r#"Bearer realm="adserver", error="invalid_token""#,
                 r#"{"error":"invalid_token","message":"the API key is not known"}"#,
             ),
-        };
-        let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        let headers = response.headers_mut();
-        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        }
     }
 }
 
@@ -121,7 +107,8 @@ impl AuthError {
 #[derive(Debug, Default)]
 pub struct Auth {
     pub api_keys: Option<ApiKeys>,
-    pub jwt: Option<JwtVerifier>,
+    /// Shared with its refresh loop ([`jwt::refresh_keys`]).
+    pub jwt: Option<std::sync::Arc<JwtVerifier>>,
 }
 
 impl Auth {
@@ -132,17 +119,48 @@ impl Auth {
 
     /// Authenticates one request from its headers.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+        match self.recognise(headers)? {
+            Credential::Known(principal) => Ok(principal),
+            Credential::Unverified(token) => self.verify(token),
+        }
+    }
+
+    /// Reads the bearer token and answers what costs no signature check: a
+    /// listed API key or a token already in the verified-token cache. The
+    /// gate limits everything else by address before [`verify`] runs.
+    ///
+    /// [`verify`]: Self::verify
+    #[inline]
+    pub fn recognise<'h>(&self, headers: &'h HeaderMap) -> Result<Credential<'h>, AuthError> {
         let token = bearer_token(headers)?;
         if let Some(keys) = &self.api_keys {
             if let Some(index) = keys.find(token) {
-                return Ok(Principal::ApiKey(index));
+                return Ok(Credential::Known(Principal::ApiKey(index)));
             }
         }
+        if let Some(principal) = self.jwt.as_ref().and_then(|jwt| jwt.cached(token)) {
+            return Ok(Credential::Known(principal));
+        }
+        Ok(Credential::Unverified(token))
+    }
+
+    /// The expensive half: verifies a token [`recognise`](Self::recognise)
+    /// did not know (a signature check when JWTs are configured).
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         match &self.jwt {
             Some(jwt) => jwt.verify(token),
             None => Err(AuthError::UnknownApiKey),
         }
     }
+}
+
+/// A bearer token as [`Auth::recognise`] found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'h> {
+    /// A listed API key or a cached verified token: who it is.
+    Known(Principal),
+    /// Anything else: a token still to verify (or to refuse).
+    Unverified(&'h str),
 }
 
 /// The token of `Authorization: Bearer TOKEN` (scheme case-insensitive).
@@ -162,6 +180,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::HeaderValue;
 
     fn headers(value: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -202,11 +221,10 @@ mod tests {
             AuthError::WrongIssuer,
             AuthError::UnknownApiKey,
         ] {
-            let r = e.response();
-            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-            let challenge = r.headers()[WWW_AUTHENTICATE].to_str().unwrap();
-            assert!(challenge.starts_with("Bearer "), "{e:?}");
-            assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+            let (challenge, body) = e.challenge();
+            assert!(challenge.starts_with("Bearer realm=\"adserver\""), "{e:?}");
+            let body: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert!(body["error"].is_string(), "{e:?}");
         }
     }
 

@@ -123,6 +123,12 @@ impl Catalog {
                     zone: ad.zone,
                 })
                 .collect(),
+            delivered: super::chosen::Delivered::new(
+                feed.ads
+                    .iter()
+                    .map(|ad| (ad.video_url.as_str().into(), ad.creative.clone()))
+                    .collect(),
+            ),
             skipped_entries: feed.skipped.clone().into_boxed_slice(),
             skip_counts: feed.skip_counts,
         }

@@ -24,11 +24,13 @@ use crate::codes::{Country, Lang, PairKey};
 use crate::feed::{SkipCounts, Skipped};
 use crate::window::Window;
 
+mod chosen;
 mod compile;
 mod exclude;
 mod explain;
 pub mod rotation;
 
+pub use chosen::Chosen;
 pub use exclude::{id_hash, Exclude, MAX_EXCLUDED};
 pub use explain::{Explanation, Verdict};
 
@@ -76,6 +78,8 @@ pub struct Catalog {
     /// the feed kept (a bounded few per pair, see [`crate::feed::skipped`]).
     ads: Box<[AdFacts]>,
     skipped_entries: Box<[Skipped]>,
+    /// Per ad: VAST inputs, templates built on first use, served tallies.
+    delivered: chosen::Delivered,
     /// Every skipped entry, counted per rule.
     skip_counts: SkipCounts,
 }
@@ -107,7 +111,7 @@ impl Catalog {
     pub fn pick(&self, key: PairKey, hour: u8) -> Option<&Bytes> {
         let pair = *self.pairs.get(&key)?;
         let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
-        (slot.len > 0).then(|| self.turn(slot, &[], &Exclude::default()))
+        (slot.len > 0).then(|| &self.bodies[self.turn(slot, &[], &Exclude::default()) as usize])
     }
 
     /// The body of the next ad for a request: the most specific of
@@ -124,7 +128,7 @@ impl Catalog {
         hour: u8,
         now: DateTime<Utc>,
         exclude: &Exclude,
-    ) -> Option<&Bytes> {
+    ) -> Option<Chosen<'_>> {
         for key in PairKey::fallbacks(country, lang) {
             let Some(&pair) = self.pairs.get(&key) else {
                 continue;
@@ -132,14 +136,14 @@ impl Catalog {
             let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
             if self.zoned_of[pair as usize].len == 0 {
                 if slot.len > 0 {
-                    return Some(self.turn(slot, &[], exclude));
+                    return Some(self.chosen(self.turn(slot, &[], exclude)));
                 }
                 continue;
             }
             let mut zoned_now = [0u32; MAX_ZONED];
             let zoned = self.zoned_eligible(pair, now, &mut zoned_now);
             if slot.len > 0 || !zoned.is_empty() {
-                return Some(self.turn(slot, zoned, exclude));
+                return Some(self.chosen(self.turn(slot, zoned, exclude)));
             }
         }
         None
@@ -167,7 +171,7 @@ impl Catalog {
     /// One turn of a bucket's rotation: its cycle, then the eligible
     /// own-zone ads (each for as many turns as its weight).
     #[inline]
-    fn turn(&self, slot: &Slot, zoned: &[u32], exclude: &Exclude) -> &Bytes {
+    fn turn(&self, slot: &Slot, zoned: &[u32], exclude: &Exclude) -> u32 {
         let cycle = &self.members[slot.start as usize..][..slot.len as usize];
         let zoned_turns: u64 = zoned
             .iter()
@@ -201,7 +205,7 @@ impl Catalog {
                 ad = free;
             }
         }
-        &self.bodies[ad as usize]
+        ad
     }
 
     /// Valid ads in the catalog.
@@ -243,9 +247,11 @@ mod tests {
     use crate::window::Window;
 
     fn ad(id: &str, country: &str, lang: &str, start: u8, end: u8) -> Ad {
+        let video_url = format!("https://cdn.example.com/{id}.mp4");
         Ad {
             id: id.into(),
-            video_url: format!("https://cdn.example.com/{id}.mp4"),
+            creative: crate::delivery::Creative::defaults(id, &video_url),
+            video_url,
             country: Country::parse(country.as_bytes()).unwrap(),
             lang: Lang::parse(lang.as_bytes()).unwrap(),
             window: Window::new(start, end),

@@ -8,6 +8,7 @@
 mod fetch;
 mod hop;
 mod parse;
+mod reason;
 mod scan;
 pub mod skipped;
 pub mod snapshot;
@@ -20,10 +21,12 @@ use std::time::Duration;
 pub use fetch::{FetchLimits, Fetched, RedirectError, Validators};
 pub use hop::TransportError;
 pub use parse::parse;
+pub use reason::FailureReason;
 pub use skipped::{Rule, SkipCounts, Skipped};
 
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
+use crate::delivery::Creative;
 use crate::window::Window;
 
 /// One valid ad, codes lower-cased.
@@ -40,6 +43,8 @@ pub struct Ad {
     pub weight: u32,
     /// The zone this ad's hours are read in, when the feed names one.
     pub zone: Option<Zone>,
+    /// What a video player needs beyond the URL (README "Delivery").
+    pub creative: Creative,
 }
 
 /// A parsed feed: the ads to serve and the ones skipped.
@@ -88,33 +93,18 @@ pub enum FeedError {
 }
 
 impl FeedError {
-    /// A short, fixed label for metrics.
-    pub fn reason(&self) -> &'static str {
+    /// Why, as the metrics count it.
+    pub fn reason(&self) -> FailureReason {
         match self {
-            FeedError::File { .. } => "file",
-            FeedError::Request(e) => request_reason(e),
-            FeedError::Transport(_) => "transport",
-            FeedError::Redirect(_) => "redirect",
-            FeedError::Status(_) => "status",
-            FeedError::TooLarge { .. } => "too_large",
-            FeedError::InvalidJson(_) => "invalid_json",
-            FeedError::NoAdsArray => "no_ads_array",
+            FeedError::File { .. } => FailureReason::File,
+            FeedError::Request(e) => FailureReason::of_request(e),
+            FeedError::Transport(_) => FailureReason::Transport,
+            FeedError::Redirect(_) => FailureReason::Redirect,
+            FeedError::Status(_) => FailureReason::Status,
+            FeedError::TooLarge { .. } => FailureReason::TooLarge,
+            FeedError::InvalidJson(_) => FailureReason::InvalidJson,
+            FeedError::NoAdsArray => FailureReason::NoAdsArray,
         }
-    }
-}
-
-/// Splits transport failures into the ones an operator acts on differently.
-fn request_reason(e: &minreq::Error) -> &'static str {
-    use std::io::ErrorKind::*;
-    match e {
-        minreq::Error::IoError(io) => match io.kind() {
-            TimedOut | WouldBlock => "timeout",
-            ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected
-            | AddrNotAvailable | HostUnreachable | NetworkUnreachable => "connect",
-            _ => "request",
-        },
-        minreq::Error::AddressNotFound => "connect",
-        _ => "request",
     }
 }
 

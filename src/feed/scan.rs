@@ -77,7 +77,8 @@ pub(super) fn neutralise(doc: &mut [u8]) -> Vec<Flaw> {
 fn string(doc: &mut [u8], mut i: usize, node: u32, flaws: &mut Vec<Flaw>) -> usize {
     let mut flawed = false;
     loop {
-        let Some(at) = memchr::memchr2(b'"', b'\\', &doc[i..]) else {
+        // An escape at the very end steps past it: a truncated document.
+        let Some(at) = memchr::memchr2(b'"', b'\\', doc.get(i..).unwrap_or_default()) else {
             return doc.len();
         };
         i += at;
@@ -179,6 +180,16 @@ mod tests {
         let mut bytes = doc.as_bytes().to_vec();
         let flaws = neutralise(&mut bytes);
         (String::from_utf8(bytes).unwrap(), flaws)
+    }
+
+    #[test]
+    fn a_document_ending_inside_an_escape_is_left_to_the_parser() {
+        // Found by tests/parser_properties.rs: the escape's second byte is
+        // past the end, and the scan must stop there, not slice past it.
+        for doc in [r#"""""\"#, r#""\"#, r#"{"a":"x\"#, r#""\u12"#] {
+            let (after, _) = run(doc);
+            assert_eq!(after, doc);
+        }
     }
 
     #[test]

@@ -45,13 +45,14 @@ pub enum Rule {
     BadHour,
     BadWeight,
     BadZone,
+    BadCreative,
     NumberOutOfRange,
     LoneSurrogate,
     RepeatedId,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 15] = [
         Rule::NotAnObject,
         Rule::Missing,
         Rule::WrongType,
@@ -63,6 +64,7 @@ impl Rule {
         Rule::BadHour,
         Rule::BadWeight,
         Rule::BadZone,
+        Rule::BadCreative,
         Rule::NumberOutOfRange,
         Rule::LoneSurrogate,
         Rule::RepeatedId,
@@ -82,6 +84,7 @@ impl Rule {
             Rule::BadHour => "bad_hour",
             Rule::BadWeight => "bad_weight",
             Rule::BadZone => "bad_timezone",
+            Rule::BadCreative => "bad_video_field",
             Rule::NumberOutOfRange => "number_out_of_range",
             Rule::LoneSurrogate => "lone_surrogate",
             Rule::RepeatedId => "repeated_id",
@@ -102,6 +105,9 @@ impl Rule {
             Rule::BadHour => "an hour is out of range",
             Rule::BadWeight => "weight is not a positive integer",
             Rule::BadZone => "timezone is not an IANA zone",
+            Rule::BadCreative => {
+                "a video field (duration, mime_type, width, height, title, click_url) is invalid"
+            }
             Rule::NumberOutOfRange => "a number is out of range",
             Rule::LoneSurrogate => "a string holds a lone surrogate escape",
             Rule::RepeatedId => "id repeats an earlier ad",

@@ -8,10 +8,11 @@
 use simd_json::prelude::*;
 use simd_json::tape::Value as Json;
 
-use super::skipped::{shown, Broken, Rule, MAX_ID_BYTES, MAX_URL_BYTES};
+use super::skipped::{cut, shown, Broken, Rule, MAX_ID_BYTES, MAX_URL_BYTES};
 use super::Ad;
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
+use crate::delivery::{Creative, Raw, RawCreative};
 use crate::window::Window;
 
 /// A valid ad still borrowing its strings from the document.
@@ -23,6 +24,7 @@ pub(super) struct Valid<'v> {
     window: Window,
     weight: u32,
     zone: Option<Zone>,
+    creative: Creative,
 }
 
 impl Valid<'_> {
@@ -35,6 +37,7 @@ impl Valid<'_> {
             window: self.window,
             weight: self.weight,
             zone: self.zone,
+            creative: self.creative,
         }
     }
 }
@@ -94,6 +97,47 @@ pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, Broken> {
         window: Window::new(start, end),
         weight: weight(entry)?,
         zone: zone(entry)?,
+        creative: creative(entry, id, video_url)?,
+    })
+}
+
+/// The optional video fields (README "Delivery"), defaults applied.
+fn creative(entry: &Json<'_, '_>, id: &str, video_url: &str) -> Result<Creative, Broken> {
+    let raw = RawCreative {
+        duration: raw(entry, "duration"),
+        mime_type: raw(entry, "mime_type"),
+        width: raw(entry, "width"),
+        height: raw(entry, "height"),
+        title: raw(entry, "title"),
+        click_url: raw(entry, "click_url"),
+    };
+    Creative::validate(id, video_url, raw)
+        .map_err(|e| Broken::new(Rule::BadCreative, cut(&e.to_string(), 200).into_owned()))
+}
+
+/// One optional field as [`Creative::validate`] takes it.
+fn raw<'i>(entry: &Json<'_, 'i>, field: &str) -> Raw<'i> {
+    let Some(value) = entry.get(field) else {
+        return Raw::Absent;
+    };
+    if value.as_str().is_some() {
+        return value
+            .into_string()
+            .map_or(Raw::Other("a string"), Raw::Text);
+    }
+    if let Some(n) = value.as_i64() {
+        return Raw::Integer(n);
+    }
+    if value.as_u64().is_some() {
+        return Raw::Integer(i64::MAX);
+    }
+    Raw::Other(match () {
+        () if value.is_f64() => "a fractional number",
+        () if value.is_null() => "null",
+        () if value.is_bool() => "a boolean",
+        () if value.is_array() => "an array",
+        () if value.is_object() => "an object",
+        () => "not a number or a string",
     })
 }
 

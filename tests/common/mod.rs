@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use adserver::clock::ManualClock;
-use adserver::http::{HourBasis, State};
+use adserver::clock::{HourBasis, ManualClock};
 use adserver::server::{serve, ServerOptions};
+use adserver::state::State;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;

@@ -24,8 +24,8 @@ use adserver::access::Access;
 use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
 use adserver::feed;
-use adserver::http::State;
 use adserver::server::{self, ServerOptions};
+use adserver::state::State;
 
 /// A running server; dropping it shuts it down.
 pub struct TestServer {

@@ -1,0 +1,111 @@
+//! What the catalog keeps per ad for proof of delivery (README "Delivery"),
+//! and [`Chosen`], the ad a request was given.
+//!
+//! Every ad's plain JSON body is built when the catalog compiles. The
+//! tracked JSON template and the VAST template are built the first time an
+//! ad is answered in that form and then shared: a million-ad catalog pays
+//! for the templates of the ads actually served, not for all of them (the
+//! first such answer of an ad allocates its template; every later one
+//! allocates nothing). The served tally is the ledger's, bound when the
+//! catalog is published ([`Catalog::bind`]), so a reloaded catalog counts
+//! into the same tallies as the one it replaces.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use super::Catalog;
+use crate::delivery::{vast, Creative, Template, Tracking};
+use crate::ledger::{AdTally, Ledger};
+
+/// Per ad: what its VAST document is made of, its templates once built,
+/// and its served tally once bound.
+#[derive(Default)]
+pub(super) struct Delivered {
+    /// The video URL and the player fields, by ad number.
+    pub creatives: Box<[(Box<str>, Creative)]>,
+    json: Box<[OnceLock<Template>]>,
+    vast: Box<[OnceLock<Template>]>,
+    tallies: Box<[Arc<AdTally>]>,
+}
+
+impl std::fmt::Debug for Delivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivered")
+            .field("ads", &self.creatives.len())
+            .field("bound", &!self.tallies.is_empty())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Delivered {
+    pub fn new(creatives: Box<[(Box<str>, Creative)]>) -> Delivered {
+        let n = creatives.len();
+        Delivered {
+            creatives,
+            json: (0..n).map(|_| OnceLock::new()).collect(),
+            vast: (0..n).map(|_| OnceLock::new()).collect(),
+            tallies: Box::default(),
+        }
+    }
+}
+
+impl Catalog {
+    /// Takes each ad's served tally from `ledger` (by id: the same tally a
+    /// previous catalog counted into). Done once, before publishing.
+    pub fn bind(&mut self, ledger: &Ledger) {
+        self.delivered.tallies = self.ads.iter().map(|ad| ledger.tally(&ad.id)).collect();
+    }
+
+    pub(super) fn chosen(&self, ad: u32) -> Chosen<'_> {
+        Chosen { catalog: self, ad }
+    }
+}
+
+/// The ad a request was given.
+#[derive(Clone, Copy)]
+pub struct Chosen<'c> {
+    catalog: &'c Catalog,
+    ad: u32,
+}
+
+impl<'c> Chosen<'c> {
+    /// `{"id":…,"video_url":…}`, prebuilt.
+    #[inline]
+    pub fn body(&self) -> &'c Bytes {
+        &self.catalog.bodies[self.ad as usize]
+    }
+
+    pub fn id(&self) -> &'c str {
+        &self.catalog.ads[self.ad as usize].id
+    }
+
+    /// The ledger's tally for this ad; `None` before [`Catalog::bind`].
+    #[inline]
+    pub fn tally(&self) -> Option<&'c AdTally> {
+        self.catalog
+            .delivered
+            .tallies
+            .get(self.ad as usize)
+            .map(|t| &**t)
+    }
+
+    /// The JSON answer with `serving_id` and `event_url`.
+    pub fn json_template(&self) -> &'c Template {
+        let delivered = &self.catalog.delivered;
+        delivered.json[self.ad as usize].get_or_init(|| {
+            let (url, _) = &delivered.creatives[self.ad as usize];
+            Template::json_ad(self.id(), url)
+        })
+    }
+
+    /// The VAST document. `tracking` is the process's one setting, so the
+    /// template built first is the only one ever asked for.
+    pub fn vast_template(&self, tracking: Tracking) -> &'c Template {
+        let delivered = &self.catalog.delivered;
+        delivered.vast[self.ad as usize].get_or_init(|| {
+            let (url, creative) = &delivered.creatives[self.ad as usize];
+            vast::compile(self.id(), url, creative, tracking)
+        })
+    }
+}
