@@ -5,10 +5,11 @@
 
 For each probe below it sends the request and checks that the status is
 documented for that path and method, that the Content-Type matches, that
-documented headers are present, and that the body fits the document: JSON
+documented headers are present (with a documented value, when the doc
+lists the values), and that the body fits the document: JSON
 validates against the documented schema, XML is the documented VAST shape,
 CSV has the documented columns. Some probes check more (a `check` name,
-see CHECKS). The spec itself is validated first. Exits non-zero with every
+see check_body). The spec itself is validated first. Exits non-zero with every
 mismatch listed.
 
 Probe paths may hold `{event}` (the path and query of a real `event_url`,
@@ -67,6 +68,7 @@ PROBES = [
     ("admin", "GET", "/stats?day={today}&ad=59d4fb16", 200),
     ("admin", "GET", "/stats?day={today}&format=csv", 200),
     ("admin", "GET", "/stats?day=2026-13-45", 400, "names:day"),
+    ("admin", "GET", "/stats?format=xml", 400, "names:format"),
 ]
 
 
@@ -252,9 +254,14 @@ def main():
         if documented is None:
             failures.append(f"{where}: status {status} of {method} is not documented")
             continue
-        for name in documented.get("headers", {}):
-            if name.lower() not in {h.lower() for h in headers}:
+        got = {h.lower(): v for h, v in headers.items()}
+        for name, header in documented.get("headers", {}).items():
+            if name.lower() not in got:
                 failures.append(f"{where}: documented header {name} missing")
+                continue
+            allowed = header.get("schema", {}).get("enum")
+            if allowed and got[name.lower()] not in allowed:
+                failures.append(f"{where}: {name}: {got[name.lower()]!r}, documented {allowed}")
         media, problems = check_content(spec, documented, headers, body, method)
         problems += check_body(spec, check, status, body, media)
         failures += [f"{where}: {p}" for p in problems]
