@@ -8,6 +8,7 @@
 #   REPLICAS=4 SECONDS_OF_LOAD=40 bash loadtest/fleet.sh
 #   THREADS=8 MAX_ANSWERS=50000 VAST_SHARE=0.5 bash loadtest/fleet.sh
 #   ADSERVER_BIN=/path/to/adserver bash loadtest/fleet.sh   # skip the build
+#   REDIS_AOF=no bash loadtest/fleet.sh   # must FAIL: Redis forgets on restart
 #
 # The parts, all on 127.0.0.1 on free ports, all stopped at exit:
 # - redis-server with the append-only file, `--appendonly yes
@@ -43,6 +44,7 @@ SECONDS_OF_LOAD=${SECONDS_OF_LOAD:-30}
 THREADS=${THREADS:-4}
 MAX_ANSWERS=${MAX_ANSWERS:-200000}
 VAST_SHARE=${VAST_SHARE:-0.2}
+REDIS_AOF=${REDIS_AOF:-yes} # `no` shows the check failing: the restart loses counts
 FLUSH_INTERVAL=1 # seconds; --ledger-flush-interval
 
 # shellcheck source=loadtest/lib.sh
@@ -89,7 +91,7 @@ PY
 start_redis() {
     mkdir -p "$work/redis"
     redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$work/redis" \
-        --save '' --appendonly yes --appendfsync always \
+        --save '' --appendonly "$REDIS_AOF" --appendfsync always \
         >> "$work/redis.log" 2>&1 &
     redis_pid=$!
     for _ in $(seq 1 100); do
@@ -178,6 +180,13 @@ loader=""
 [ "$status" -eq 0 ] || { echo "load client failed ($status)" >&2; exit 1; }
 
 sleep $((2 * FLUSH_INTERVAL))
+# Evidence that the outage was felt: the replicas' logs (kept across their
+# restarts) name every flush that failed while Redis was down.
+failed_flushes=""
+for i in $(seq 0 $((REPLICAS - 1))); do
+    failed_flushes+=" r$i=$(grep -c 'ledger flush failed' "$work/replica-$i.log" || true)"
+done
+echo "  flushes that failed while Redis was down (then retried):$failed_flushes"
 for i in $(seq 0 $((REPLICAS - 1))); do
     for day in $(python3 -c 'import json,sys; print(*json.load(open(sys.argv[1]))["days"])' "$work/client.json"); do
         curl -fsS "http://127.0.0.1:$(admin_port "$i")/stats?day=$day" > "$work/stats-$i-$day.json"
