@@ -149,12 +149,24 @@ async fn a_client_that_never_reads_its_responses_is_cut_off() {
         let _ = writer.write_all(&pipelined).await;
         writer
     });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    // Drain what was buffered: the server must have closed by now, so the
-    // stream ends instead of flowing again.
+    // Wait (bounded) for the server to give up on the connection: once the
+    // socket buffers are full its write stalls, and the write deadline
+    // closes it. How long the buffers take to fill depends on the machine,
+    // so the test waits for the close, not for a fixed time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while open_connections(&server) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connection was still open after 30 s of not reading"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Drain what was buffered: the server has closed, so the stream ends
+    // instead of flowing again.
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0usize;
-    let drained = tokio::time::timeout(Duration::from_secs(3), async {
+    let drained = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             match tokio::io::AsyncReadExt::read(&mut reader, &mut buf).await {
                 Ok(0) | Err(_) => break,
