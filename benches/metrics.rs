@@ -6,7 +6,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use adserver::metrics::{Metrics, Outcome, Route};
+use adserver::metrics::{Metrics, Outcome};
+use adserver::router::Route;
 use criterion::{criterion_group, criterion_main, Criterion};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

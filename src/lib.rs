@@ -30,7 +30,8 @@
 //! - [`state`]: the handles every request shares.
 //! - [`answer`]: every answer in one vocabulary, and its metrics outcome.
 //! - [`router`]: from a request head to an answer, one module per route; no sockets.
-//! - [`metrics`]: atomic counters rendered for Prometheus.
+//! - [`metrics`]: atomic counters rendered for Prometheus; requests are counted
+//!   under the routes the [`router`] names, so metrics imports nothing above it.
 //! - [`ledger`]: served and event counts per day and ad, flushed in batches to memory, SQLite or Redis.
 //! - [`refresh`]: loading and reloading the feed off the request path.
 //! - [`background`]: the low-priority thread that rebuilds run on.

@@ -25,8 +25,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use crate::answer::Body;
 use crate::deadline::WriteDeadline;
 use crate::limits::{listen_backlog, open_file_plan, OpenFileLimitError, MAX_HEAD_BYTES};
-use crate::metrics::Route;
-use crate::router::{handle_wire, respond, stats, Listener};
+use crate::router::{handle_wire, respond, stats, Listener, Route};
 use crate::state::State;
 use connections::{Connections, Slot, Tracked};
 

@@ -211,7 +211,7 @@ async fn non_reader(
 
 /// Open connections on both listeners, from `/metrics`.
 fn open_connections(server: &common::TestServer) -> i64 {
-    let rendered = server.state.metrics.render();
+    let rendered = server.state.metrics.render::<adserver::router::Route>();
     let line = rendered
         .lines()
         .find(|l| l.starts_with("adserver_open_connections "))
@@ -230,7 +230,7 @@ async fn at_the_cap_connections_with_requests_in_flight_are_not_shed() {
     // writes block, and the server stops answering them.
     let served = || {
         server.state.metrics.requests(
-            adserver::metrics::Route::Healthz,
+            adserver::router::Route::Healthz,
             adserver::metrics::Outcome::Ok,
         )
     };

@@ -36,7 +36,8 @@ async fn burst_then_429_then_recovery() {
     assert_eq!(limited.header("retry-after"), Some("1"));
     assert_eq!(limited.header("content-type"), Some("application/json"));
     assert!(limited.body.contains(r#""error":"rate_limited""#));
-    use adserver::metrics::{Outcome, Route};
+    use adserver::metrics::Outcome;
+    use adserver::router::Route;
     assert_eq!(
         server
             .state

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::token::Reject;
 use crate::ledger::{Event, Ledger};
+use crate::metrics::header;
 
 /// Why `/event` refused a beacon, as metrics labels.
 const REASONS: [&str; 5] = ["missing", "malformed", "forged", "expired", "unknown_event"];
@@ -117,8 +118,4 @@ impl EventCounters {
             let _ = writeln!(out, "{name} {value}");
         }
     }
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }

@@ -11,6 +11,7 @@ mod ad;
 mod event;
 mod explain;
 mod invalid;
+mod route;
 pub mod stats;
 
 use std::net::IpAddr;
@@ -21,9 +22,10 @@ use hyper::{Method, Request, Response, Version};
 
 use crate::answer::Answer;
 pub use crate::answer::Body;
-use crate::metrics::{Outcome, Route};
+use crate::metrics::Outcome;
 use crate::state::State;
 pub use invalid::invalid_query;
+pub use route::Route;
 
 /// Which listener a request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +120,7 @@ fn answer<B>(state: &State, route: Route, req: &Request<B>) -> Answer {
         Route::Readyz => Answer::Unavailable,
         Route::Explain => explain::answer(state, query),
         Route::Metrics => {
-            let mut page = state.metrics.render();
+            let mut page = state.metrics.render::<Route>();
             let delivery = &state.delivery;
             delivery.counters.render(&delivery.ledger, &mut page);
             Answer::Metrics(page.into())

@@ -2,53 +2,35 @@
 //! Prometheus text format.
 //!
 //! Recording is a few relaxed atomic adds and never allocates; rendering
-//! (one scrape) may. The set of label values is fixed here, so the request
-//! path indexes arrays instead of looking labels up.
+//! (one scrape) may ([`render`]). The set of label values is fixed, so the
+//! request path indexes arrays instead of looking labels up.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod render;
+
+pub use render::header;
+
 use crate::feed::FailureReason;
 
-/// Which endpoint a request asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    AdRequest,
-    Healthz,
-    Readyz,
-    Metrics,
-    Explain,
-    Event,
-    Stats,
-    Unknown,
+/// The routes requests are counted under. The router names them
+/// ([`crate::router::Route`]); metrics only needs each one's label and
+/// place, so this module imports nothing from the layers above it.
+pub trait RouteLabel: Copy + 'static {
+    /// Every route, in the order the page lists them.
+    const ALL: &'static [Self];
+    /// Its `route` label value.
+    fn label(self) -> &'static str;
+    /// Its position in [`RouteLabel::ALL`]; below [`MAX_ROUTES`].
+    fn index(self) -> usize;
+    /// Whether the page shows `outcome` for this route even at zero, so
+    /// dashboards see the series before it first happens.
+    fn always_shown(self, outcome: Outcome) -> bool;
 }
 
-impl Route {
-    const ALL: [Route; 8] = [
-        Route::AdRequest,
-        Route::Healthz,
-        Route::Readyz,
-        Route::Metrics,
-        Route::Explain,
-        Route::Event,
-        Route::Stats,
-        Route::Unknown,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            Route::AdRequest => "ad_request",
-            Route::Healthz => "healthz",
-            Route::Readyz => "readyz",
-            Route::Metrics => "metrics",
-            Route::Explain => "explain",
-            Route::Event => "event",
-            Route::Stats => "stats",
-            Route::Unknown => "unknown",
-        }
-    }
-}
+/// The most routes a [`RouteLabel`] may name.
+pub const MAX_ROUTES: usize = 16;
 
 /// What a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +54,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Ad,
         Outcome::NoAd,
         Outcome::InvalidRequest,
@@ -86,7 +68,7 @@ impl Outcome {
         Outcome::InvalidEvent,
     ];
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Outcome::Ad => "ad",
             Outcome::NoAd => "no_ad",
@@ -103,7 +85,7 @@ impl Outcome {
     }
 }
 
-const COUNTERS: usize = Route::ALL.len() * Outcome::ALL.len();
+const COUNTERS: usize = MAX_ROUTES * Outcome::ALL.len();
 
 /// One counter per (route, outcome); a newtype because std derives
 /// `Default` for arrays of at most 32.
@@ -116,8 +98,9 @@ impl Default for Counters {
     }
 }
 
-fn counter(route: Route, outcome: Outcome) -> usize {
-    route as usize * Outcome::ALL.len() + outcome as usize
+fn counter(route: impl RouteLabel, outcome: Outcome) -> usize {
+    debug_assert!(route.index() < MAX_ROUTES);
+    route.index() * Outcome::ALL.len() + outcome as usize
 }
 
 /// Upper bounds of the latency buckets, in nanoseconds: microsecond
@@ -158,7 +141,7 @@ pub struct Metrics {
 impl Metrics {
     /// Counts one finished request and its latency.
     #[inline]
-    pub fn record(&self, route: Route, outcome: Outcome, elapsed: Duration) {
+    pub fn record(&self, route: impl RouteLabel, outcome: Outcome, elapsed: Duration) {
         self.requests.0[counter(route, outcome)].fetch_add(1, Relaxed);
         let ns = elapsed.as_nanos().min(u128::from(u64::MAX)) as u64;
         let bucket = BUCKETS_NS.partition_point(|&bound| bound < ns);
@@ -166,7 +149,7 @@ impl Metrics {
         self.latency_sum_ns.fetch_add(ns, Relaxed);
     }
 
-    pub fn requests(&self, route: Route, outcome: Outcome) -> u64 {
+    pub fn requests(&self, route: impl RouteLabel, outcome: Outcome) -> u64 {
         self.requests.0[counter(route, outcome)].load(Relaxed)
     }
 
@@ -220,177 +203,19 @@ impl Metrics {
     pub fn connection_closed(&self) {
         self.open_connections.fetch_sub(1, Relaxed);
     }
-
-    /// The page for `GET /metrics`.
-    pub fn render(&self) -> String {
-        let mut out = String::with_capacity(4096);
-        let w = &mut out;
-        header(
-            w,
-            "adserver_requests_total",
-            "counter",
-            "Requests answered, by route and outcome.",
-        );
-        for route in Route::ALL {
-            for outcome in Outcome::ALL {
-                let n = self.requests(route, outcome);
-                // Every ad_request outcome always, so dashboards see zeros;
-                // the rest once they happen.
-                if n > 0
-                    || route == Route::AdRequest
-                        && outcome != Outcome::Ok
-                        && outcome != Outcome::NotFound
-                        && outcome != Outcome::InvalidEvent
-                {
-                    let _ = writeln!(
-                        w,
-                        "adserver_requests_total{{route=\"{}\",outcome=\"{}\"}} {n}",
-                        route.label(),
-                        outcome.label()
-                    );
-                }
-            }
-        }
-
-        header(
-            w,
-            "adserver_request_duration_seconds",
-            "histogram",
-            "Time from request head parsed to response built.",
-        );
-        let mut cumulative = 0;
-        for (i, bound) in BUCKETS_NS.iter().enumerate() {
-            cumulative += self.latency_buckets[i].load(Relaxed);
-            let le = *bound as f64 / 1e9;
-            let _ = writeln!(
-                w,
-                "adserver_request_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-            );
-        }
-        cumulative += self.latency_buckets[BUCKETS_NS.len()].load(Relaxed);
-        let _ = writeln!(
-            w,
-            "adserver_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
-        );
-        let sum = self.latency_sum_ns.load(Relaxed) as f64 / 1e9;
-        let _ = writeln!(w, "adserver_request_duration_seconds_sum {sum}");
-        let _ = writeln!(w, "adserver_request_duration_seconds_count {cumulative}");
-
-        gauge(
-            w,
-            "adserver_catalog_ads",
-            "Valid ads in the live catalog.",
-            self.catalog_ads.load(Relaxed),
-        );
-        gauge(
-            w,
-            "adserver_catalog_skipped_ads",
-            "Feed entries skipped by validation in the live catalog's feed.",
-            self.catalog_skipped.load(Relaxed),
-        );
-        gauge(
-            w,
-            "adserver_catalog_version",
-            "Catalogs loaded since start; 0 until the first.",
-            self.catalog_version(),
-        );
-
-        gauge(
-            w,
-            "adserver_catalog_stale",
-            "1 while the live catalog comes from the snapshot because the feed is unreachable.",
-            u64::from(self.is_stale()),
-        );
-        header(
-            w,
-            "adserver_feed_unchanged_total",
-            "counter",
-            "Refreshes answered 304 or with identical bytes; nothing rebuilt.",
-        );
-        let _ = writeln!(
-            w,
-            "adserver_feed_unchanged_total {}",
-            self.refresh_unchanged()
-        );
-
-        let last_ms = self.last_refresh_unix_ms.load(Relaxed);
-        if last_ms > 0 {
-            header(
-                w,
-                "adserver_feed_last_success_timestamp_seconds",
-                "gauge",
-                "When the live catalog was loaded (Unix time).",
-            );
-            let _ = writeln!(
-                w,
-                "adserver_feed_last_success_timestamp_seconds {}",
-                last_ms as f64 / 1e3
-            );
-            let now_ms = unix_ms();
-            header(
-                w,
-                "adserver_feed_age_seconds",
-                "gauge",
-                "Seconds since the feed last answered well (new catalog, 304 or same bytes).",
-            );
-            let _ = writeln!(
-                w,
-                "adserver_feed_age_seconds {}",
-                now_ms.saturating_sub(last_ms) as f64 / 1e3
-            );
-        }
-
-        header(
-            w,
-            "adserver_feed_refresh_failures_total",
-            "counter",
-            "Feed loads that failed and kept the previous catalog, by reason.",
-        );
-        for reason in FailureReason::ALL
-            .into_iter()
-            .filter(|r| r.ends_a_feed_refresh())
-        {
-            let n = self.refresh_failures(reason);
-            let _ = writeln!(
-                w,
-                "adserver_feed_refresh_failures_total{{reason=\"{reason}\"}} {n}"
-            );
-        }
-
-        header(
-            w,
-            "adserver_open_connections",
-            "gauge",
-            "Client connections open now, both listeners.",
-        );
-        let _ = writeln!(
-            w,
-            "adserver_open_connections {}",
-            self.open_connections.load(Relaxed)
-        );
-        out
-    }
 }
 
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     now.as_millis() as u64
 }
 
-fn header(w: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn gauge(w: &mut String, name: &str, help: &str, value: u64) {
-    header(w, name, "gauge", help);
-    let _ = writeln!(w, "{name} {value}");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::router::Route;
 
     #[test]
     fn latency_lands_in_the_right_bucket() {
@@ -398,7 +223,7 @@ mod tests {
         m.record(Route::AdRequest, Outcome::Ad, Duration::from_nanos(800));
         m.record(Route::AdRequest, Outcome::Ad, Duration::from_micros(3));
         m.record(Route::AdRequest, Outcome::NoAd, Duration::from_secs(5));
-        let page = m.render();
+        let page = m.render::<Route>();
         assert!(
             page.contains("adserver_request_duration_seconds_bucket{le=\"0.000001\"} 1\n"),
             "{page}"
@@ -424,14 +249,14 @@ mod tests {
     #[test]
     fn feed_age_appears_after_the_first_load() {
         let m = Metrics::default();
-        assert!(!m.render().contains("adserver_feed_age_seconds "));
+        assert!(!m.render::<Route>().contains("adserver_feed_age_seconds "));
         m.catalog_loaded(10, 2);
         assert!(
-            !m.render().contains("adserver_feed_age_seconds "),
+            !m.render::<Route>().contains("adserver_feed_age_seconds "),
             "a snapshot load is no feed answer"
         );
         m.feed_succeeded();
-        let page = m.render();
+        let page = m.render::<Route>();
         assert!(page.contains("adserver_feed_age_seconds "));
         assert!(page.contains("adserver_catalog_ads 10\n"));
         assert!(page.contains("adserver_catalog_skipped_ads 2\n"));
@@ -444,7 +269,7 @@ mod tests {
         m.refresh_failed(FailureReason::TooLarge);
         m.refresh_failed(FailureReason::TooLarge);
         assert_eq!(m.refresh_failures(FailureReason::TooLarge), 2);
-        let page = m.render();
+        let page = m.render::<Route>();
         assert!(page.contains("adserver_feed_refresh_failures_total{reason=\"too_large\"} 2\n"));
         // Every feed reason is on the page, zeros included, in one fixed
         // order; the key set's own reason is not a feed's.
