@@ -37,7 +37,7 @@ pub struct Access {
 
 /// Why a request was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denied {
+pub(crate) enum Denied {
     Unauthorized(AuthError),
     RateLimited(Limited),
 }
@@ -57,7 +57,7 @@ impl Denied {
 impl Access {
     /// `Ok` when the request may proceed; otherwise why not.
     #[inline]
-    pub fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), Denied> {
+    pub(crate) fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), Denied> {
         let Some(limiter) = &self.rate_limit else {
             if self.auth.is_enabled() {
                 self.auth

@@ -86,7 +86,7 @@ impl Answer {
     }
 
     /// The response to send.
-    pub fn into_response(self) -> Response<Body> {
+    pub(crate) fn into_response(self) -> Response<Body> {
         match self {
             Answer::Ad(body) => no_store(with(StatusCode::OK, JSON, body)),
             Answer::Vast { body, .. } => no_store(with(StatusCode::OK, XML, body)),

@@ -39,7 +39,7 @@ fn lower_priority() {
 
 /// A handle to one low-priority thread; the thread ends with the handle.
 #[derive(Debug)]
-pub struct Background {
+pub(crate) struct Background {
     jobs: mpsc::Sender<Job>,
 }
 

@@ -12,7 +12,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, FixedOffset, Offset, TimeZone, Timelike, Utc};
+use chrono::{DateTime, FixedOffset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// Tells the time: the instant, and the hour (0..=23) in the configured zone.
@@ -37,28 +37,17 @@ pub enum Zone {
 
 impl Zone {
     /// A fixed offset of `minutes` east of UTC; `None` past ±24 hours.
-    pub fn from_offset_minutes(minutes: i16) -> Option<Zone> {
+    pub(crate) fn from_offset_minutes(minutes: i16) -> Option<Zone> {
         FixedOffset::east_opt(i32::from(minutes) * 60).map(Zone::Fixed)
     }
 
     /// The hour of `instant` on this zone's wall clock.
-    pub fn hour_at(&self, instant: DateTime<Utc>) -> u8 {
+    pub(crate) fn hour_at(&self, instant: DateTime<Utc>) -> u8 {
         let hour = match self {
             Zone::Iana(tz) => instant.with_timezone(tz).hour(),
             Zone::Fixed(offset) => instant.with_timezone(offset).hour(),
         };
         hour as u8
-    }
-
-    /// This zone's offset from UTC at `instant`, in seconds east.
-    pub fn offset_at(&self, instant: DateTime<Utc>) -> i32 {
-        match self {
-            Zone::Iana(tz) => tz
-                .offset_from_utc_datetime(&instant.naive_utc())
-                .fix()
-                .local_minus_utc(),
-            Zone::Fixed(offset) => offset.local_minus_utc(),
-        }
     }
 }
 
@@ -77,7 +66,12 @@ impl HourBasis {
     /// The hour at `now` that a request from `player` is served for: the
     /// player's wall clock under [`HourBasis::Player`] when the request
     /// named one, else `server`'s.
-    pub fn hour_at(self, server: &dyn Clock, player: Option<Zone>, now: DateTime<Utc>) -> u8 {
+    pub(crate) fn hour_at(
+        self,
+        server: &dyn Clock,
+        player: Option<Zone>,
+        now: DateTime<Utc>,
+    ) -> u8 {
         match (self, player) {
             (HourBasis::Player, Some(zone)) => zone.hour_at(now),
             _ => server.hour_at(now),
@@ -213,20 +207,21 @@ mod tests {
 
     #[test]
     fn parses_every_accepted_form() {
+        // The hour each form reads at 12:10 UTC.
         let cases = [
-            ("UTC", 0),
-            ("utc", 0),
-            ("Z", 0),
-            ("Etc/UTC", 0),
-            ("+05:30", 19_800),
-            ("+0530", 19_800),
-            ("-08", -28_800),
-            ("-03:00", -10_800),
-            ("+14:00", 50_400),
+            ("UTC", 12),
+            ("utc", 12),
+            ("Z", 12),
+            ("Etc/UTC", 12),
+            ("+05:30", 17),
+            ("+0530", 17),
+            ("-08", 4),
+            ("-03:00", 9),
+            ("+14:00", 2),
         ];
-        for (s, offset) in cases {
+        for (s, hour) in cases {
             let zone: Zone = s.parse().unwrap();
-            assert_eq!(zone.offset_at(at("2026-01-15T12:00:00Z")), offset, "{s}");
+            assert_eq!(zone.hour_at(at("2026-01-15T12:10:00Z")), hour, "{s}");
         }
     }
 

@@ -25,7 +25,7 @@ impl Country {
     /// `"*"` in the feed: matches any country.
     pub const ANY: Country = Country([0, 0]);
 
-    pub fn is_any(&self) -> bool {
+    pub(crate) fn is_any(&self) -> bool {
         *self == Country::ANY
     }
 
@@ -54,7 +54,7 @@ impl Lang {
         len: 0,
     };
 
-    pub fn is_any(&self) -> bool {
+    pub(crate) fn is_any(&self) -> bool {
         *self == Lang::ANY
     }
 

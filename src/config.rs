@@ -17,7 +17,7 @@ use crate::refresh::RefreshSettings;
 use crate::server::ServerOptions;
 
 /// The campaign service URL from the original brief.
-pub const DEFAULT_FEED: &str = "https://gist.githubusercontent.com/victorhurdugaci/22a682eb508e65d97bd5b9152f564ab3/raw/dbf27ef217dba9bbd753de26cdabf8a91bdf1550/sm_ads.json";
+pub(crate) const DEFAULT_FEED: &str = "https://gist.githubusercontent.com/victorhurdugaci/22a682eb508e65d97bd5b9152f564ab3/raw/dbf27ef217dba9bbd753de26cdabf8a91bdf1550/sm_ads.json";
 
 /// A fast HTTP ad server for video games.
 ///
@@ -220,7 +220,7 @@ pub enum LogFormat {
 }
 
 impl Config {
-    pub fn fetch_limits(&self) -> FetchLimits {
+    pub(crate) fn fetch_limits(&self) -> FetchLimits {
         FetchLimits {
             max_bytes: self.feed_max_bytes,
             timeout: Duration::from_secs(self.feed_timeout),

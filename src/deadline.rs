@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 /// `inner` with writes that fail with `TimedOut` after stalling `limit`.
-pub struct WriteDeadline<T> {
+pub(crate) struct WriteDeadline<T> {
     inner: T,
     limit: Duration,
     timer: Pin<Box<Sleep>>,

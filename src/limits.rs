@@ -9,23 +9,22 @@
 //! responses for breaking them and the arithmetic over the caps.
 //! [`crate::server`] applies them to sockets, hyper and the process's
 //! `RLIMIT_NOFILE`; this module does no I/O.
+//!
+//! Headers per request are left at hyper's own cap of 100 (more gets 431):
+//! setting any value, even 100, makes hyper allocate the header array on
+//! the heap for every request.
 
 use hyper::Uri;
 
 /// Largest request head hyper buffers (request line plus headers). Beyond
 /// it hyper answers `431 Request Header Fields Too Large` and closes. 8 KiB
 /// is also the smallest buffer hyper accepts.
-pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 8 * 1024;
 
 /// Longest request target (path and query) served; longer gets `414`. It
 /// must stay well under [`MAX_HEAD_BYTES`], or hyper's 431 would answer
 /// first. The longest legitimate ad request is under 200 bytes.
-pub const MAX_URI_BYTES: usize = 2 * 1024;
-
-/// At most this many headers per request; more gets 431. This is hyper's
-/// own default: setting any other value makes hyper allocate the header
-/// array on the heap for every request.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_URI_BYTES: usize = 2 * 1024;
 
 /// Whether a request target is over [`MAX_URI_BYTES`].
 #[inline]
@@ -40,17 +39,17 @@ pub fn uri_too_long(uri: &Uri) -> bool {
 /// set fetch each, the snapshot and its directory, name resolution, and one
 /// accepted connection per listener waiting for a place under its cap.
 /// About 20 are used; the rest is headroom.
-pub const SPARE_FILES: u64 = 128;
+pub(crate) const SPARE_FILES: u64 = 128;
 
 /// Open files the process needs with `public` and `admin` connection caps.
-pub fn files_needed(public: usize, admin: usize) -> u64 {
+pub(crate) fn files_needed(public: usize, admin: usize) -> u64 {
     public as u64 + admin as u64 + SPARE_FILES
 }
 
 /// What to do about `RLIMIT_NOFILE` given its `soft` and `hard` values and
 /// what the caps `need`: nothing (`None`), raise the soft limit to
 /// `Some(need)`, or refuse to start.
-pub fn open_file_plan(
+pub(crate) fn open_file_plan(
     soft: u64,
     hard: u64,
     public: usize,
@@ -101,7 +100,7 @@ pub enum OpenFileLimitError {
 /// at least 1,024 and as deep as the cap (a whole cap's worth of clients
 /// reconnecting at once, as after a load balancer restart, fits); Linux
 /// silently clamps it to `net.core.somaxconn` (4,096 by default since 5.4).
-pub fn listen_backlog(cap: usize) -> u32 {
+pub(crate) fn listen_backlog(cap: usize) -> u32 {
     cap.clamp(1024, 65_535) as u32
 }
 

@@ -134,11 +134,11 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
 
 /// `/explain`'s `hour` was not one whole hour 0..=23.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BadHour;
+pub(crate) struct BadHour;
 
 /// `/explain`'s optional `hour` (0..=23); an error for anything else, and
 /// for a repeated one.
-pub fn parse_hour(query: Option<&str>) -> Result<Option<u8>, BadHour> {
+pub(crate) fn parse_hour(query: Option<&str>) -> Result<Option<u8>, BadHour> {
     let mut hour = None;
     for pair in query.unwrap_or("").split('&') {
         let Some(value) = pair.strip_prefix("hour=") else {

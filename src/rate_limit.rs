@@ -30,7 +30,7 @@ use quick_cache::sync::{Cache, EntryAction, EntryResult};
 /// Buckets held at most. Full, the map takes 8.1 MiB (8 511 232 bytes by
 /// `quick_cache`'s own count after a million distinct clients, about 85
 /// bytes a client with the table's headroom), whatever the traffic.
-pub const CLIENTS: usize = 100_000;
+pub(crate) const CLIENTS: usize = 100_000;
 
 /// A request over the limit: when the client may try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,7 @@ impl RateLimiter {
     }
 
     /// [`new`](Self::new) holding at most `clients` buckets.
-    pub fn with_capacity(per_second: u32, burst: u32, clients: usize) -> RateLimiter {
+    pub(crate) fn with_capacity(per_second: u32, burst: u32, clients: usize) -> RateLimiter {
         let interval_ns = 1_000_000_000 / u64::from(per_second.max(1));
         RateLimiter {
             buckets: Cache::new(clients.max(1)),
@@ -104,7 +104,7 @@ impl RateLimiter {
 
     /// [`check`](Self::check) at `since_start` after this limiter was
     /// made, so tests control time.
-    pub fn check_at(&self, client: ClientKey, since_start: Duration) -> Result<(), Limited> {
+    pub(crate) fn check_at(&self, client: ClientKey, since_start: Duration) -> Result<(), Limited> {
         // Offset so that a bucket stored at any time reads as "idle" only
         // after its whole burst has come back.
         let now = since_start.as_nanos() as u64 + self.tolerance_ns + self.interval_ns;
@@ -141,7 +141,8 @@ impl RateLimiter {
 
     /// Bytes the map's own structures take now (keys and buckets are
     /// stored inline, so this is all of it).
-    pub fn memory_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn memory_bytes(&self) -> usize {
         let used = self.buckets.memory_used();
         used.entries + used.map
     }

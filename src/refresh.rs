@@ -338,13 +338,13 @@ fn build(
 const FEED_HASH: ahash::RandomState = ahash::RandomState::with_seeds(1, 2, 3, 4);
 
 /// `interval` ±10%, so a fleet started together does not poll in step.
-pub fn jittered(interval: Duration) -> Duration {
+pub(crate) fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(fastrand::f64().mul_add(0.2, 0.9))
 }
 
 /// After the `failures`-th failure in a row: 1 s doubling each time, capped
 /// at `interval`, then a random half of it dropped (jitter).
-pub fn backoff(failures: u32, interval: Duration) -> Duration {
+pub(crate) fn backoff(failures: u32, interval: Duration) -> Duration {
     let ceiling = Duration::from_secs(1)
         .saturating_mul(1 << failures.saturating_sub(1).min(20))
         .min(interval);

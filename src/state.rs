@@ -53,7 +53,7 @@ impl State {
     }
 
     /// The hour a request's ads are chosen for, at `now`.
-    pub fn hour_for(&self, player: Option<Zone>, now: chrono::DateTime<chrono::Utc>) -> u8 {
+    pub(crate) fn hour_for(&self, player: Option<Zone>, now: chrono::DateTime<chrono::Utc>) -> u8 {
         self.hour_basis.hour_at(&*self.clock, player, now)
     }
 
@@ -75,7 +75,7 @@ impl State {
         self.publisher().publish(catalog)
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.catalog.load().is_some()
     }
 }

@@ -15,7 +15,7 @@ pub const LANGS: [&str; 32] = [
 ];
 
 /// Two-letter country codes: `aa` … in order, `count` of them (at most 676).
-pub fn countries(count: usize) -> Vec<String> {
+pub(crate) fn countries(count: usize) -> Vec<String> {
     (b'a'..=b'z')
         .flat_map(|a| (b'a'..=b'z').map(move |b| String::from_utf8(vec![a, b]).unwrap()))
         .take(count)

@@ -38,7 +38,7 @@ impl Window {
     }
 
     /// The window's hours as a 24-bit mask, bit `h` set when `contains(h)`.
-    pub fn mask(self) -> u32 {
+    pub(crate) fn mask(self) -> u32 {
         (0..24u8)
             .filter(|&h| self.contains(h))
             .fold(0, |m, h| m | 1 << h)

@@ -14,7 +14,7 @@ use super::Principal;
 
 /// Verified tokens kept at most; each entry is the token (≤ 4 KiB) and a
 /// few words, so the worst case is a few tens of MiB.
-pub const CAPACITY: usize = 10_000;
+pub(crate) const CAPACITY: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Verified {
@@ -25,7 +25,7 @@ struct Verified {
 }
 
 /// Tokens already verified, with what they proved.
-pub struct TokenCache {
+pub(crate) struct TokenCache {
     entries: Cache<String, Verified>,
 }
 
@@ -59,22 +59,24 @@ impl TokenCache {
         );
     }
 
-    /// Forgets every token (after a key rotation).
-    pub fn clear(&self) {
-        self.entries.clear();
-    }
-
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.entries.len() == 0
+    }
+
+    /// Forgets every token (after a key rotation).
+    pub(crate) fn clear(&self) {
+        self.entries.clear();
     }
 }
 
 /// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -30,10 +30,10 @@ use crate::background::Shutdown;
 use crate::feed::{FailureReason, FeedError, FeedSource, FetchLimits, Fetched};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
-pub const LEEWAY_SECS: u64 = 30;
+pub(crate) const LEEWAY_SECS: u64 = 30;
 
 /// Shortest time between two re-reads of the set caused by unknown `kid`s.
-pub const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(5);
+pub(crate) const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(5);
 
 /// The accepted signature algorithms.
 const ACCEPTED: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
@@ -290,7 +290,7 @@ fn fetch_keys(settings: &JwtSettings) -> Result<KeySet, JwksError> {
 
 /// The usable keys of a JWKS document; keys of other types, curves or uses
 /// are skipped, not fatal (identity providers publish several).
-pub fn parse_keys(document: &[u8]) -> Result<KeySet, JwksError> {
+pub(crate) fn parse_keys(document: &[u8]) -> Result<KeySet, JwksError> {
     let raw: RawSet = serde_json::from_slice(document)?;
     let keys: KeySet = raw
         .keys

@@ -16,7 +16,7 @@ pub use api_keys::ApiKeys;
 pub use jwt::{refresh_keys, JwtSettings, JwtVerifier};
 
 /// Tokens longer than this are refused unread (and never cached).
-pub const MAX_TOKEN_BYTES: usize = 4096;
+pub(crate) const MAX_TOKEN_BYTES: usize = 4096;
 
 /// Who a request came from, once authenticated: a stable per-client value
 /// for the rate limiter, never shown to anyone.
@@ -113,7 +113,7 @@ pub struct Auth {
 
 impl Auth {
     /// Whether any authentication is configured.
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.api_keys.is_some() || self.jwt.is_some()
     }
 
@@ -131,7 +131,10 @@ impl Auth {
     ///
     /// [`verify`]: Self::verify
     #[inline]
-    pub fn recognise<'h>(&self, headers: &'h HeaderMap) -> Result<Credential<'h>, AuthError> {
+    pub(crate) fn recognise<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> Result<Credential<'h>, AuthError> {
         let token = bearer_token(headers)?;
         if let Some(keys) = &self.api_keys {
             if let Some(index) = keys.find(token) {
@@ -156,7 +159,7 @@ impl Auth {
 
 /// A bearer token as [`Auth::recognise`] found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential<'h> {
+pub(crate) enum Credential<'h> {
     /// A listed API key or a cached verified token: who it is.
     Known(Principal),
     /// Anything else: a token still to verify (or to refuse).
@@ -164,7 +167,7 @@ pub enum Credential<'h> {
 }
 
 /// The token of `Authorization: Bearer TOKEN` (scheme case-insensitive).
-pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     let value = headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
     // from_utf8 is much faster than HeaderValue::to_str on a ~1 KiB token
     // (which checks byte by byte); a non-ASCII token fails verification.

@@ -24,7 +24,8 @@ impl Shutdown {
         let _ = self.0.wait_for(|&stop| stop).await;
     }
 
-    pub fn is_shutdown(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_shutdown(&self) -> bool {
         *self.0.borrow() || self.0.has_changed().is_err()
     }
 }

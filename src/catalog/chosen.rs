@@ -91,7 +91,7 @@ impl<'c> Chosen<'c> {
     }
 
     /// The JSON answer with `serving_id` and `event_url`.
-    pub fn json_template(&self) -> &'c Template {
+    pub(crate) fn json_template(&self) -> &'c Template {
         let delivered = &self.catalog.delivered;
         delivered.json[self.ad as usize].get_or_init(|| {
             let (url, _) = &delivered.creatives[self.ad as usize];
@@ -101,7 +101,7 @@ impl<'c> Chosen<'c> {
 
     /// The VAST document. `tracking` is the process's one setting, so the
     /// template built first is the only one ever asked for.
-    pub fn vast_template(&self, tracking: Tracking) -> &'c Template {
+    pub(crate) fn vast_template(&self, tracking: Tracking) -> &'c Template {
         let delivered = &self.catalog.delivered;
         delivered.vast[self.ad as usize].get_or_init(|| {
             let (url, creative) = &delivered.creatives[self.ad as usize];

@@ -22,7 +22,7 @@ pub struct Exclude {
 
 impl Exclude {
     /// No ids: what a request without `exclude` carries.
-    pub const NONE: Exclude = Exclude {
+    pub(crate) const NONE: Exclude = Exclude {
         hashes: [0; MAX_EXCLUDED],
         len: 0,
     };

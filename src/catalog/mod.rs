@@ -36,7 +36,7 @@ pub use explain::{Explanation, Verdict};
 
 /// Own-zone ads considered per request and pair level; more are ignored
 /// (logged at compile time), which bounds the request path's work.
-pub const MAX_ZONED: usize = 64;
+pub(crate) const MAX_ZONED: usize = 64;
 
 /// One request's question, as [`Catalog::select`] and [`Catalog::explain`]
 /// both take it.

@@ -5,7 +5,7 @@
 /// The longest cycle kept per bucket. Heavier buckets have their weights
 /// scaled down to about this total (each ad keeping at least 1), which
 /// bounds memory whatever weights a feed sends.
-pub const MAX_CYCLE: u64 = 4096;
+pub(crate) const MAX_CYCLE: u64 = 4096;
 
 /// One cycle of nginx's smooth weighted round-robin over `ads`, given as
 /// `(ad, weight)` in feed order: every step each ad gains its weight, the

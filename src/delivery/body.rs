@@ -21,14 +21,14 @@ use http_body::{Body, Frame, SizeHint};
 use super::token::{ServingId, Token, MAX_TOKEN_LEN, SERVING_ID_HEX_LEN};
 
 /// The longest event URL base (`--public-url`, or `http://` + `Host`).
-pub const MAX_BASE_LEN: usize = 512;
+pub(crate) const MAX_BASE_LEN: usize = 512;
 const EVENT_PATH: &[u8] = b"/event?t=";
 /// The longest event URL: base, `/event?t=`, token.
-pub const MAX_EVENT_URL_LEN: usize = MAX_BASE_LEN + EVENT_PATH.len() + MAX_TOKEN_LEN;
+pub(crate) const MAX_EVENT_URL_LEN: usize = MAX_BASE_LEN + EVENT_PATH.len() + MAX_TOKEN_LEN;
 
 /// One piece of a template.
 #[derive(Clone, Debug)]
-pub enum Segment {
+pub(crate) enum Segment {
     /// Prebuilt text, shared by every answer.
     Static(Bytes),
     /// The answer's serving id, 32 hex digits.
@@ -52,7 +52,7 @@ struct Parts {
 
 impl Template {
     /// Joins adjacent static segments, so a body has as few chunks as gaps allow.
-    pub fn from_segments(segments: impl IntoIterator<Item = Segment>) -> Self {
+    pub(crate) fn from_segments(segments: impl IntoIterator<Item = Segment>) -> Self {
         let mut out: Vec<Segment> = Vec::new();
         let mut pending: Vec<u8> = Vec::new();
         let (mut serving_ids, mut event_urls, mut static_len) = (0, 0, 0);
@@ -101,11 +101,12 @@ impl Template {
     }
 
     /// Whether answers from this template need an event URL.
-    pub fn has_event_url(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has_event_url(&self) -> bool {
         self.0.event_urls > 0
     }
 
-    pub fn segments(&self) -> &[Segment] {
+    pub(crate) fn segments(&self) -> &[Segment] {
         &self.0.segments
     }
 
@@ -182,7 +183,7 @@ impl Splice {
 }
 
 /// Checks an event URL base (e.g. `--public-url` at start-up).
-pub fn check_base(base: &str) -> Result<(), BaseError> {
+pub(crate) fn check_base(base: &str) -> Result<(), BaseError> {
     let b = base.strip_suffix('/').unwrap_or(base).as_bytes();
     if b.len() > MAX_BASE_LEN {
         return Err(BaseError::TooLong);

@@ -21,7 +21,7 @@ pub struct EventCounters {
 
 /// A refused beacon, for [`EventCounters::rejected`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// No `t`.
     Missing,
     Token(Reject),
@@ -34,11 +34,11 @@ impl EventCounters {
         self.accepted[event.index()].fetch_add(1, Relaxed);
     }
 
-    pub fn duplicate(&self, event: Event) {
+    pub(crate) fn duplicate(&self, event: Event) {
         self.duplicate[event.index()].fetch_add(1, Relaxed);
     }
 
-    pub fn rejected(&self, why: Refusal) {
+    pub(crate) fn rejected(&self, why: Refusal) {
         let i = match why {
             Refusal::Missing => 0,
             Refusal::Token(Reject::Malformed) => 1,
@@ -87,7 +87,7 @@ impl EventCounters {
                 "adserver_events_rejected_total{{reason=\"{reason}\"}} {n}"
             );
         }
-        let gauges: [(&str, &str, &str, u64); 4] = [
+        let gauges: [(&str, &str, &str, u64); 5] = [
             (
                 "adserver_ledger_pending",
                 "gauge",
@@ -105,6 +105,12 @@ impl EventCounters {
                 "counter",
                 "Ledger writes that failed (the batch is kept and retried).",
                 ledger.flush_failures(),
+            ),
+            (
+                "adserver_events_dedup_early_rotations_total",
+                "counter",
+                "Times the dedup filter filled before --event-ttl passed, so the dedup window shrank (raise the capacity).",
+                ledger.dedup_early_rotations(),
             ),
             (
                 "adserver_ledger_flushes_total",

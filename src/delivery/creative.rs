@@ -56,15 +56,15 @@ pub struct Creative {
     pub click_url: Option<String>,
 }
 
-pub const DEFAULT_DURATION: u32 = 30;
-pub const MAX_DURATION: i64 = 3600;
-pub const DEFAULT_WIDTH: u32 = 1920;
-pub const DEFAULT_HEIGHT: u32 = 1080;
+pub(crate) const DEFAULT_DURATION: u32 = 30;
+pub(crate) const MAX_DURATION: i64 = 3600;
+pub(crate) const DEFAULT_WIDTH: u32 = 1920;
+pub(crate) const DEFAULT_HEIGHT: u32 = 1080;
 /// The largest width or height accepted: 16K video.
-pub const MAX_DIMENSION: i64 = 16384;
-pub const MAX_MIME_TYPE_LEN: usize = 100;
-pub const MAX_TITLE_LEN: usize = 1024;
-pub const MAX_CLICK_URL_LEN: usize = 2048;
+pub(crate) const MAX_DIMENSION: i64 = 16384;
+pub(crate) const MAX_MIME_TYPE_LEN: usize = 100;
+pub(crate) const MAX_TITLE_LEN: usize = 1024;
+pub(crate) const MAX_CLICK_URL_LEN: usize = 2048;
 
 /// The rule a field broke; its `Display` names the field and the rule, the
 /// way the feed's skip log lines do.
@@ -212,7 +212,7 @@ fn check_len(field: &'static str, s: &str, max: usize) -> Result<(), CreativeErr
 
 /// The MIME type a player expects for a video URL's file extension; the
 /// query and fragment do not count, and unknown extensions get `video/mp4`.
-pub fn mime_from_extension(url: &str) -> &'static str {
+pub(crate) fn mime_from_extension(url: &str) -> &'static str {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let last = path.rsplit('/').next().unwrap_or(path);
     let ext = last.rsplit_once('.').map_or("", |(_, ext)| ext);

@@ -28,14 +28,14 @@ use subtle::ConstantTimeEq;
 use super::key::{EventKey, KeyError};
 
 /// The longest ad id a token carries (the feed's id rule).
-pub const MAX_AD_ID_LEN: usize = 256;
+pub(crate) const MAX_AD_ID_LEN: usize = 256;
 /// Bytes in a serving id.
-pub const SERVING_ID_LEN: usize = 16;
+pub(crate) const SERVING_ID_LEN: usize = 16;
 /// Characters of a rendered serving id: lowercase hex.
-pub const SERVING_ID_HEX_LEN: usize = 2 * SERVING_ID_LEN;
+pub(crate) const SERVING_ID_HEX_LEN: usize = 2 * SERVING_ID_LEN;
 /// How far in the future a token's issue time may be: replicas sharing a
 /// key may disagree on the time by this much.
-pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
+pub(crate) const MAX_CLOCK_SKEW_SECS: u64 = 300;
 
 const VERSION: u8 = 1;
 const MAC_LEN: usize = 16;
@@ -43,7 +43,7 @@ const HEAD_LEN: usize = 1 + SERVING_ID_LEN + 8;
 const MIN_RAW_LEN: usize = HEAD_LEN + 1 + MAC_LEN;
 const MAX_RAW_LEN: usize = HEAD_LEN + MAX_AD_ID_LEN + MAC_LEN;
 /// The longest token, in characters: 297 raw bytes in unpadded base64url.
-pub const MAX_TOKEN_LEN: usize = (MAX_RAW_LEN * 4).div_ceil(3);
+pub(crate) const MAX_TOKEN_LEN: usize = (MAX_RAW_LEN * 4).div_ceil(3);
 
 /// A serving id: unique per ad answer, across the fleet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,7 +79,7 @@ impl ServingIds {
     }
 
     /// A generator with a known prefix (tests).
-    pub fn with_prefix(prefix: [u8; 8]) -> Self {
+    pub(crate) fn with_prefix(prefix: [u8; 8]) -> Self {
         Self {
             prefix,
             next: AtomicU64::new(0),

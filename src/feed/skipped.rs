@@ -20,13 +20,13 @@ use crate::codes::{Country, Lang};
 /// rule get one summary line.
 pub const LOGGED_PER_RULE: usize = 5;
 /// Skipped entries kept for `/explain` per `(country, lang)` pair.
-pub const KEPT_PER_PAIR: usize = 16;
+pub(crate) const KEPT_PER_PAIR: usize = 16;
 /// Skipped entries kept for `/explain` in all.
 pub const MAX_LISTED: usize = 10_000;
 /// Longest `id` an ad may have, in bytes after unescaping.
-pub const MAX_ID_BYTES: usize = 256;
+pub(crate) const MAX_ID_BYTES: usize = 256;
 /// Longest `video_url` an ad may have, in bytes after unescaping.
-pub const MAX_URL_BYTES: usize = 2048;
+pub(crate) const MAX_URL_BYTES: usize = 2048;
 /// Longest piece of a feed value quoted in a rule's words.
 const SHOWN_BYTES: usize = 64;
 
@@ -71,7 +71,7 @@ impl Rule {
     ];
 
     /// A short, fixed label for metrics.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Rule::NotAnObject => "not_an_object",
             Rule::Missing => "missing_field",
@@ -92,7 +92,7 @@ impl Rule {
     }
 
     /// The rule in words, for the summary line.
-    pub fn summary(self) -> &'static str {
+    pub(crate) fn summary(self) -> &'static str {
         match self {
             Rule::NotAnObject => "not an object",
             Rule::Missing => "a required field is missing",
@@ -121,7 +121,7 @@ impl Rule {
 
 /// The rule an entry broke and the words for this entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Broken {
+pub(crate) struct Broken {
     pub rule: Rule,
     /// Fixed words where they suffice, so the commonest junk costs nothing.
     pub detail: Cow<'static, str>,
@@ -261,7 +261,7 @@ fn thousands(n: usize) -> String {
 
 /// `s` cut to at most `max` bytes on a character boundary, with an
 /// ellipsis when cut.
-pub fn cut(s: &str, max: usize) -> Cow<'_, str> {
+pub(crate) fn cut(s: &str, max: usize) -> Cow<'_, str> {
     if s.len() <= max {
         return Cow::Borrowed(s);
     }
@@ -274,7 +274,7 @@ pub fn cut(s: &str, max: usize) -> Cow<'_, str> {
 
 /// A feed value quoted in a rule's words: debug-quoted, and cut so that a
 /// megabyte value does not make a megabyte log line.
-pub fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     format!("{:?}", cut(s, SHOWN_BYTES))
 }
 

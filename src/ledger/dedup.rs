@@ -62,7 +62,7 @@ impl Bloom {
 
 /// Seen-before memory for `(serving_id, event)`. Not on the request path
 /// (the `/event` handler calls it under the ledger's lock).
-pub struct Dedup {
+pub(crate) struct Dedup {
     current: Bloom,
     previous: Bloom,
     hashes: u32,
@@ -95,19 +95,20 @@ impl Dedup {
     }
 
     /// Bytes held by both filters (fixed from start).
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         (self.current.bits.len() + self.previous.bits.len()) * 8
     }
 
     /// How often a filter filled before its TTL was up (each one shortened
     /// the dedup window below the TTL).
-    pub fn early_rotations(&self) -> u64 {
+    pub(crate) fn early_rotations(&self) -> u64 {
         self.early_rotations
     }
 
     /// Records `(serving_id, event)` at `now`; true the first time, false
     /// for a repeat (or, at most `fp_rate` of the time, a false positive).
-    pub fn first_time(&mut self, serving_id: &[u8; 16], event: Event, now: Instant) -> bool {
+    pub(crate) fn first_time(&mut self, serving_id: &[u8; 16], event: Event, now: Instant) -> bool {
         if now.duration_since(self.rotated_at) >= self.ttl {
             // Both are too old after two TTLs without events.
             if now.duration_since(self.rotated_at) >= 2 * self.ttl {

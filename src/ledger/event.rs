@@ -26,7 +26,7 @@ pub enum Event {
 }
 
 /// How many kinds of count there are: the width of every counts row.
-pub const EVENT_COUNT: usize = 10;
+pub(crate) const EVENT_COUNT: usize = 10;
 
 impl Event {
     /// Every event in the order `/stats` lists them (JSON fields, CSV columns).
@@ -66,7 +66,7 @@ impl Event {
 
     /// Any name a store wrote, `served` included (stores are ours; requests
     /// are not, so requests go through [`FromStr`], which refuses `served`).
-    pub fn from_stored_name(name: &str) -> Option<Event> {
+    pub(crate) fn from_stored_name(name: &str) -> Option<Event> {
         Event::ALL.into_iter().find(|e| e.name() == name)
     }
 }
@@ -107,14 +107,6 @@ impl Day {
     /// The UTC day containing `unix_secs`.
     pub const fn from_unix_secs(unix_secs: u64) -> Day {
         Day((unix_secs / 86_400) as u32)
-    }
-
-    /// Today in UTC, from the system clock.
-    pub fn today() -> Day {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Day::from_unix_secs(secs)
     }
 
     fn date(self) -> NaiveDate {

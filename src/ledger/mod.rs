@@ -255,7 +255,7 @@ impl Ledger {
     }
 
     /// Events dropped because the queue for a down store was full.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
@@ -271,7 +271,7 @@ impl Ledger {
 
     /// Times a dedup filter filled before its TTL (the dedup window was
     /// shorter than the TTL then).
-    pub fn dedup_early_rotations(&self) -> u64 {
+    pub(crate) fn dedup_early_rotations(&self) -> u64 {
         lock(&self.dedup).early_rotations()
     }
 }

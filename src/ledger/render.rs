@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::event::{AdCounts, Day, Event};
 
 /// `{"day":…,"ads":[{"id":…,"served":…,…,"error":…}]}`.
-pub fn stats_json(day: Day, ads: &[AdCounts]) -> String {
+pub(crate) fn stats_json(day: Day, ads: &[AdCounts]) -> String {
     let mut out = String::with_capacity(32 + ads.len() * 200);
     let _ = write!(out, "{{\"day\":\"{day}\",\"ads\":[");
     for (i, ad) in ads.iter().enumerate() {
@@ -27,7 +27,7 @@ pub fn stats_json(day: Day, ads: &[AdCounts]) -> String {
 
 /// A header row `id,served,…,error`, then one row per ad (CRLF line ends,
 /// ids quoted per RFC 4180 when they hold a comma, quote or line break).
-pub fn stats_csv(ads: &[AdCounts]) -> String {
+pub(crate) fn stats_csv(ads: &[AdCounts]) -> String {
     let mut out = String::from("id");
     for e in Event::ALL {
         out.push(',');

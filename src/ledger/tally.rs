@@ -38,7 +38,7 @@ impl AdTally {
     /// flusher has not run for a day), the count joins that older day rather
     /// than wait: it is misdated, never lost or doubled.
     #[inline]
-    pub fn bump(&self, day: Day, event: Event) {
+    pub(crate) fn bump(&self, day: Day, event: Event) {
         let word = &self.slots[(day.0 & 1) as usize][event.index()];
         let mut current = word.load(Ordering::Relaxed);
         loop {
@@ -84,7 +84,7 @@ impl AdTally {
     }
 
     /// The sum of undrained counts, for the pending-counts metric.
-    pub fn undrained(&self) -> u64 {
+    pub(crate) fn undrained(&self) -> u64 {
         self.slots
             .iter()
             .flatten()

@@ -30,7 +30,7 @@ pub trait RouteLabel: Copy + 'static {
 }
 
 /// The most routes a [`RouteLabel`] may name.
-pub const MAX_ROUTES: usize = 16;
+pub(crate) const MAX_ROUTES: usize = 16;
 
 /// What a request came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +68,7 @@ impl Outcome {
         Outcome::InvalidEvent,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Outcome::Ad => "ad",
             Outcome::NoAd => "no_ad",
@@ -154,19 +154,19 @@ impl Metrics {
     }
 
     /// A new catalog went live.
-    pub fn catalog_loaded(&self, ads: usize, skipped: usize) {
+    pub(crate) fn catalog_loaded(&self, ads: usize, skipped: usize) {
         self.catalog_ads.store(ads as u64, Relaxed);
         self.catalog_skipped.store(skipped as u64, Relaxed);
         self.catalog_version.fetch_add(1, Relaxed);
     }
 
     /// The feed answered well: the live catalog is what it holds now.
-    pub fn feed_succeeded(&self) {
+    pub(crate) fn feed_succeeded(&self) {
         self.last_refresh_unix_ms.store(unix_ms(), Relaxed);
     }
 
     /// The feed answered 304 or the same bytes: nothing was rebuilt.
-    pub fn feed_unchanged(&self) {
+    pub(crate) fn feed_unchanged(&self) {
         self.refresh_unchanged.fetch_add(1, Relaxed);
     }
 
@@ -175,7 +175,7 @@ impl Metrics {
     }
 
     /// Whether the live catalog came from the snapshot, not the feed.
-    pub fn set_stale(&self, stale: bool) {
+    pub(crate) fn set_stale(&self, stale: bool) {
         self.stale.store(stale, Relaxed);
     }
 
@@ -184,7 +184,7 @@ impl Metrics {
     }
 
     /// A feed refresh failed for `reason`.
-    pub fn refresh_failed(&self, reason: FailureReason) {
+    pub(crate) fn refresh_failed(&self, reason: FailureReason) {
         self.refresh_failures[reason as usize].fetch_add(1, Relaxed);
     }
 
@@ -196,11 +196,11 @@ impl Metrics {
         self.catalog_version.load(Relaxed)
     }
 
-    pub fn connection_opened(&self) {
+    pub(crate) fn connection_opened(&self) {
         self.open_connections.fetch_add(1, Relaxed);
     }
 
-    pub fn connection_closed(&self) {
+    pub(crate) fn connection_closed(&self) {
         self.open_connections.fetch_sub(1, Relaxed);
     }
 }

@@ -52,7 +52,7 @@ impl Publisher {
     }
 
     /// Whether any catalog is live.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.catalog.load().is_some()
     }
 

@@ -51,7 +51,7 @@ pub fn route(listener: Listener, path: &str) -> Route {
 /// Answers a request as it came off the wire: the HTTP/1.1 `Host` rule,
 /// then [`handle_from`]. Kept apart from `handle_from` because in-process
 /// callers (benches, allocation tests) build requests without a `Host`.
-pub fn handle_wire<B>(
+pub(crate) fn handle_wire<B>(
     state: &State,
     listener: Listener,
     peer: IpAddr,
@@ -95,7 +95,12 @@ pub fn handle<B>(state: &State, listener: Listener, req: &Request<B>) -> Respons
 }
 
 /// Counts `answer` under `route` and turns it into the response.
-pub fn respond(state: &State, route: Route, started: Instant, answer: Answer) -> Response<Body> {
+pub(crate) fn respond(
+    state: &State,
+    route: Route,
+    started: Instant,
+    answer: Answer,
+) -> Response<Body> {
     let outcome: Outcome = answer.outcome();
     let response = answer.into_response();
     state.metrics.record(route, outcome, started.elapsed());
@@ -134,7 +139,7 @@ fn answer<B>(state: &State, route: Route, req: &Request<B>) -> Answer {
 /// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host` header, and
 /// its value is a host with an optional port. HTTP/1.0 may leave it out.
 /// Walks the header map and the value's bytes; allocates nothing.
-pub fn host_is_acceptable(version: Version, headers: &HeaderMap) -> bool {
+pub(crate) fn host_is_acceptable(version: Version, headers: &HeaderMap) -> bool {
     let mut hosts = headers.get_all(HOST).iter();
     match (hosts.next(), hosts.next()) {
         (None, _) => version < Version::HTTP_11,

@@ -31,7 +31,7 @@ pub async fn answer(state: Arc<State>, query: Option<String>) -> Answer {
 }
 
 /// `/stats` on this thread: it may wait on the ledger's store.
-pub fn answer_blocking(state: &State, query: Option<&str>) -> Answer {
+pub(crate) fn answer_blocking(state: &State, query: Option<&str>) -> Answer {
     let today = Day::from_unix_secs(u64::try_from(state.clock.now().timestamp()).unwrap_or(0));
     let query = match parse(query.unwrap_or(""), today) {
         Ok(query) => query,

@@ -36,7 +36,7 @@ impl Batch {
     }
 
     /// The id as 32 hex digits, as stores key it.
-    pub fn id_hex(&self) -> String {
+    pub(crate) fn id_hex(&self) -> String {
         format!("{:032x}", self.id)
     }
 
