@@ -20,7 +20,7 @@ use adserver::auth::{Auth, JwtSettings, JwtVerifier};
 use adserver::catalog::{Catalog, Exclude, Lookup};
 use adserver::clock::ManualClock;
 use adserver::codes::{Country, Lang};
-use adserver::feed::FeedSource;
+use adserver::fetch::Source;
 use adserver::query::parse_ad_request;
 use adserver::rate_limit::{ClientKey, RateLimiter};
 use adserver::router::{handle, handle_from, Listener};
@@ -288,7 +288,7 @@ fn gate(c: &mut Criterion) {
         es256::jwks_and_token("bench", &serde_json::json!({"sub":"g","exp":now + 3600}));
     let jwt = || {
         JwtVerifier::load(JwtSettings {
-            source: FeedSource::File(path.clone()),
+            source: Source::File(path.clone()),
             issuer: None,
             audience: None,
             allow_insecure: false,

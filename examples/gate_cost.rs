@@ -20,7 +20,8 @@ use adserver::access::Access;
 use adserver::auth::{Auth, JwtSettings, JwtVerifier};
 use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
-use adserver::feed::{self, FeedSource};
+use adserver::feed;
+use adserver::fetch::Source;
 use adserver::router::{handle_from, Listener};
 use adserver::state::State;
 
@@ -54,7 +55,7 @@ fn main() {
     let claims = json!({"sub":"game","iss":"https://id.example","aud":"games","exp":now + 3600});
     let (path, token) = es256::jwks_and_token("gate", &claims);
     let jwt = JwtVerifier::load(JwtSettings {
-        source: FeedSource::File(path.clone()),
+        source: Source::File(path.clone()),
         issuer: Some("https://id.example".into()),
         audience: Some("games".into()),
         allow_insecure: false,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use crate::clock::{HourBasis, Zone};
 use crate::delivery::Tracking;
-use crate::feed::{FeedSource, FetchLimits};
+use crate::fetch::{FetchLimits, Source};
 use crate::ledger::{DedupConfig, LedgerConfig, LedgerSpec};
 use crate::refresh::RefreshSettings;
 use crate::server::ServerOptions;
@@ -37,7 +37,7 @@ pub struct Config {
 
     /// Campaign feed: an http:// or https:// URL, or a file path.
     #[arg(long, env = "ADSERVER_FEED", default_value = DEFAULT_FEED)]
-    pub feed: FeedSource,
+    pub feed: Source,
 
     /// Zone that campaign hours are read in: UTC, an IANA name
     /// (America/New_York) or a fixed offset (+05:30).
@@ -120,7 +120,7 @@ pub struct Config {
     /// `Authorization: Bearer JWT`; the set is re-read periodically and at
     /// once on an unknown `kid`.
     #[arg(long, env = "ADSERVER_JWKS", value_name = "SOURCE")]
-    pub jwks: Option<FeedSource>,
+    pub jwks: Option<Source>,
 
     /// Required `iss` claim of game tokens (with --jwks).
     #[arg(long, env = "ADSERVER_JWT_ISSUER", requires = "jwks")]
@@ -285,7 +285,7 @@ mod tests {
         let c = Config::try_parse_from(["adserver"]).unwrap();
         assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(c.admin_listen, "127.0.0.1:9090".parse().unwrap());
-        assert_eq!(c.feed, FeedSource::Url(DEFAULT_FEED.into()));
+        assert_eq!(c.feed, Source::Url(DEFAULT_FEED.into()));
         assert_eq!(c.timezone, Zone::default());
         assert_eq!(c.refresh_interval, 60);
         assert_eq!(c.feed_max_bytes, 67_108_864);
@@ -313,7 +313,7 @@ mod tests {
             "--trust-forwarded-for",
         ])
         .unwrap();
-        assert_eq!(c.jwks, Some(FeedSource::File("keys.json".into())));
+        assert_eq!(c.jwks, Some(Source::File("keys.json".into())));
         assert_eq!(c.jwt_audience.as_deref(), Some("games"));
         assert_eq!(c.rate_limit, Some(50));
         assert!(c.trust_forwarded_for);
@@ -337,7 +337,7 @@ mod tests {
             "127.0.0.1:0",
         ])
         .unwrap();
-        assert_eq!(c.feed, FeedSource::File("data/ads.json".into()));
+        assert_eq!(c.feed, Source::File("data/ads.json".into()));
         assert_eq!(c.timezone, "+05:30".parse().unwrap());
         assert!(Config::try_parse_from(["adserver", "--timezone", "Mars/Base"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--refresh-interval", "0"]).is_err());

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! - [`config`]: flags and environment, parsed once into [`config::Config`].
-//! - [`feed`]: fetching the feed within limits and validating every ad.
+//! - [`fetch`]: reading a file or URL within limits, the transport rule at every hop (feed and JWKS).
+//! - [`feed`]: parsing the feed and validating every ad.
 //! - [`codes`]: country and language codes and the packed key they form.
 //! - [`window`]: the hour-window rule.
 //! - [`catalog`]: the compiled `(country, lang, hour) → ads` table and rotation.
@@ -52,6 +53,7 @@ pub mod config;
 pub mod deadline;
 pub mod delivery;
 pub mod feed;
+pub mod fetch;
 pub mod ledger;
 pub mod limits;
 pub mod metrics;

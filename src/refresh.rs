@@ -20,16 +20,15 @@ use tokio::sync::Notify;
 
 use crate::background::{Background, Shutdown};
 use crate::catalog::Catalog;
-use crate::feed::{
-    self, snapshot, FailureReason, FeedError, FeedSource, FetchLimits, Fetched, Validators,
-};
+use crate::feed::{self, snapshot, FailureReason, FeedError};
+use crate::fetch::{FetchLimits, Fetched, Source, Validators};
 use drop_guard::DropGuard;
 pub use publish::Publisher;
 
 /// How the feed is followed.
 #[derive(Debug, Clone)]
 pub struct RefreshSettings {
-    pub source: FeedSource,
+    pub source: Source,
     pub limits: FetchLimits,
     /// Between good refreshes, ±10%.
     pub interval: Duration,
@@ -44,7 +43,7 @@ pub struct RefreshSettings {
 }
 
 impl RefreshSettings {
-    pub fn new(source: FeedSource) -> RefreshSettings {
+    pub fn new(source: Source) -> RefreshSettings {
         RefreshSettings {
             source,
             limits: FetchLimits::default(),
@@ -209,7 +208,7 @@ impl Refresher {
             return;
         };
         let from_snapshot = RefreshSettings {
-            source: FeedSource::File(path.clone()),
+            source: Source::File(path.clone()),
             snapshot: None,
             min_fraction: 0.0,
             ..self.settings.clone()
@@ -289,7 +288,8 @@ fn build(
 ) -> Result<Step, RefreshError> {
     let fetched = settings
         .source
-        .fetch(&settings.limits, last.map(|l| &l.validators))?;
+        .fetch(&settings.limits, last.map(|l| &l.validators))
+        .map_err(FeedError::from)?;
     let (bytes, validators) = match fetched {
         Fetched::NotModified => return Ok(Step::Unchanged),
         Fetched::Body { bytes, validators } => (bytes, validators),

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use adserver::access::Access;
 use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
-use adserver::feed::FeedSource;
+use adserver::fetch::Source;
 use adserver::rate_limit::RateLimiter;
 use adserver::server::ServerOptions;
 use common::{get, start, Reply, TestServer, AD};
@@ -128,7 +128,7 @@ async fn jwt_server(name: &str, initial: &[&TestKey]) -> (TestServer, PathBuf) {
         std::env::temp_dir().join(format!("adserver-jwks-{}-{name}.json", std::process::id()));
     write_jwks(&path, initial);
     let jwt = JwtVerifier::load(JwtSettings {
-        source: FeedSource::File(path.clone()),
+        source: Source::File(path.clone()),
         issuer: Some(ISSUER.into()),
         audience: Some(AUDIENCE.into()),
         allow_insecure: false,
@@ -350,7 +350,7 @@ async fn a_bad_signature_flood_is_rate_limited_before_any_signature_check() {
         std::env::temp_dir().join(format!("adserver-jwks-{}-flood.json", std::process::id()));
     write_jwks(&path, &[rsa]);
     let jwt = JwtVerifier::load(JwtSettings {
-        source: FeedSource::File(path.clone()),
+        source: Source::File(path.clone()),
         issuer: Some(ISSUER.into()),
         audience: Some(AUDIENCE.into()),
         allow_insecure: false,

@@ -20,7 +20,8 @@ use adserver::access::Access;
 use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
 use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
-use adserver::feed::{self, FeedSource};
+use adserver::feed;
+use adserver::fetch::Source;
 use adserver::rate_limit::RateLimiter;
 use adserver::router::{handle, handle_from, Listener};
 use adserver::state::State;
@@ -66,7 +67,7 @@ fn jwt_verifier_and_token() -> (JwtVerifier, String) {
         .as_secs();
     let (path, token) = es256::jwks_and_token("alloc", &json!({"sub":"g","exp":now + 600}));
     let verifier = JwtVerifier::load(JwtSettings {
-        source: FeedSource::File(path.clone()),
+        source: Source::File(path.clone()),
         issuer: None,
         audience: None,
         allow_insecure: false,

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use adserver::feed::FeedSource;
+use adserver::fetch::Source;
 use adserver::refresh::{RefreshSettings, Refresher};
 use common::*;
 use tokio::io::AsyncWriteExt;
@@ -17,7 +17,7 @@ async fn server_with(feed: &str, hour: u8) -> TestServer {
     server
 }
 
-async fn load(server: &TestServer, source: FeedSource) {
+async fn load(server: &TestServer, source: Source) {
     Refresher::new(server.state.publisher(), RefreshSettings::new(source))
         .refresh()
         .await
@@ -26,7 +26,7 @@ async fn load(server: &TestServer, source: FeedSource) {
 
 async fn sample_server(hour: u8) -> TestServer {
     let server = TestServer::start(hour).await;
-    load(&server, FeedSource::File(SAMPLE_FEED.into())).await;
+    load(&server, Source::File(SAMPLE_FEED.into())).await;
     server
 }
 
@@ -153,7 +153,7 @@ async fn before_any_catalog_ad_requests_and_readyz_are_503() {
     assert_eq!(get(server.admin, "/readyz").await.status, 503);
     assert_eq!(server.get("/healthz").await.status, 200);
 
-    load(&server, FeedSource::File(SAMPLE_FEED.into())).await;
+    load(&server, Source::File(SAMPLE_FEED.into())).await;
     assert_eq!(server.get("/readyz").await.status, 200);
     assert_eq!(get(server.admin, "/readyz").await.status, 200);
     assert_eq!(
@@ -272,7 +272,7 @@ async fn k_requests_rotate_through_k_ads_in_a_fixed_order() {
 async fn a_feed_over_http_is_served() {
     let feed = FeedServer::start(FeedAnswer::ok(feed_json(&[("web1", "de", "ger", 0, 0)]))).await;
     let server = TestServer::start(5).await;
-    load(&server, FeedSource::Url(feed.url.clone())).await;
+    load(&server, Source::Url(feed.url.clone())).await;
     assert_eq!(
         server.get("/ad_request?country=de&lang=ger").await.ad_id(),
         "web1"

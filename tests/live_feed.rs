@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use adserver::background::Loops;
 use adserver::clock::Clock;
-use adserver::feed::{snapshot, FailureReason, FeedSource, FetchLimits};
+use adserver::feed::{snapshot, FailureReason};
+use adserver::fetch::{FetchLimits, Source};
 use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
 use common::*;
 use tokio::sync::Notify;
@@ -24,7 +25,7 @@ fn settings(url: &str) -> RefreshSettings {
             timeout: Duration::from_secs(1),
             ..FetchLimits::default()
         },
-        ..RefreshSettings::new(FeedSource::Url(url.to_owned()))
+        ..RefreshSettings::new(Source::Url(url.to_owned()))
     }
 }
 

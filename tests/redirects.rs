@@ -22,7 +22,8 @@ use adserver::access::Access;
 use adserver::auth::{Auth, JwtSettings, JwtVerifier};
 use adserver::background::Loops;
 use adserver::clock::ManualClock;
-use adserver::feed::{FailureReason, FeedError, FeedSource, FetchLimits};
+use adserver::feed::{FailureReason, FeedError};
+use adserver::fetch::{FetchError, FetchLimits, Source};
 use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
 use adserver::server::{serve, ServerOptions};
 use adserver::state::State;
@@ -139,7 +140,7 @@ fn settings(url: &str) -> RefreshSettings {
             timeout: Duration::from_secs(3),
             ..FetchLimits::default()
         },
-        ..RefreshSettings::new(FeedSource::Url(url.to_owned()))
+        ..RefreshSettings::new(Source::Url(url.to_owned()))
     }
 }
 
@@ -181,7 +182,10 @@ async fn refused(server: &TestServer, refresher: &mut Refresher, case: &str) -> 
     let took = started.elapsed();
     assert_eq!(err.reason(), FailureReason::Redirect, "{case}: {err}");
     assert!(
-        matches!(err, RefreshError::Feed(FeedError::Redirect(_))),
+        matches!(
+            err,
+            RefreshError::Feed(FeedError::Fetch(FetchError::Redirect(_)))
+        ),
         "{case}: {err:?}"
     );
     assert!(took < Duration::from_millis(1500), "{case}: took {took:?}");
@@ -353,7 +357,7 @@ fn key_set(name: &str) -> (String, String) {
 
 async fn load_jwks(url: String) -> Result<JwtVerifier, adserver::auth::jwt::JwksError> {
     let settings = JwtSettings {
-        source: FeedSource::Url(url),
+        source: Source::Url(url),
         issuer: None,
         audience: None,
         allow_insecure: false,

@@ -27,7 +27,8 @@ use serde::Deserialize;
 use super::cache::{unix_now, TokenCache, CAPACITY};
 use super::{AuthError, Principal};
 use crate::background::Shutdown;
-use crate::feed::{FailureReason, FeedError, FeedSource, FetchLimits, Fetched};
+use crate::feed::FailureReason;
+use crate::fetch::{FetchError, FetchLimits, Fetched, Source};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub(crate) const LEEWAY_SECS: u64 = 30;
@@ -41,7 +42,7 @@ const ACCEPTED: [Algorithm; 2] = [Algorithm::RS256, Algorithm::ES256];
 /// What `--jwks`, `--jwt-issuer` and `--jwt-audience` say.
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
-    pub source: FeedSource,
+    pub source: Source,
     pub issuer: Option<String>,
     pub audience: Option<String>,
     /// `--allow-insecure-feed`: the key set obeys the feed's transport
@@ -53,7 +54,7 @@ pub struct JwtSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
     #[error("cannot fetch the JWKS: {0}")]
-    Fetch(#[from] FeedError),
+    Fetch(#[from] FetchError),
     #[error("the JWKS is not a JSON object with a \"keys\" array: {0}")]
     Json(#[from] serde_json::Error),
     #[error("the JWKS holds no usable RS256 or ES256 key with a kid")]
@@ -64,7 +65,7 @@ impl JwksError {
     /// Why, in the same terms as a failed feed load.
     pub fn reason(&self) -> FailureReason {
         match self {
-            JwksError::Fetch(e) => e.reason(),
+            JwksError::Fetch(e) => FailureReason::of_fetch(e),
             JwksError::Json(_) => FailureReason::InvalidJson,
             JwksError::NoKeys => FailureReason::NoKeys,
         }

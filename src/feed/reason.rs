@@ -1,10 +1,12 @@
 //! Why a feed (or key set) load failed, as one closed set of reasons.
 //!
 //! Every error that can end a load maps to a [`FailureReason`]
-//! ([`super::FeedError::reason`], the refresher's and the JWKS's errors),
+//! ([`super::FeedError::reason`], the refresher's and the JWKS's errors,
+//! and [`FailureReason::of_fetch`] for a fetch that failed),
 //! and the metrics count by it, so a label can neither be misspelt in one
 //! place nor silently left out of `/metrics`.
 
+use crate::fetch::FetchError;
 use std::fmt;
 
 /// Declares [`FailureReason`], its labels and [`FailureReason::ALL`] from
@@ -61,9 +63,21 @@ impl FailureReason {
         !matches!(self, FailureReason::NoKeys)
     }
 
+    /// Why a fetch (of the feed or the JWKS) failed.
+    pub fn of_fetch(e: &FetchError) -> FailureReason {
+        match e {
+            FetchError::File { .. } => FailureReason::File,
+            FetchError::Request(e) => FailureReason::of_request(e),
+            FetchError::Transport(_) => FailureReason::Transport,
+            FetchError::Redirect(_) => FailureReason::Redirect,
+            FetchError::Status(_) => FailureReason::Status,
+            FetchError::TooLarge { .. } => FailureReason::TooLarge,
+        }
+    }
+
     /// Splits transport failures into the ones an operator acts on
     /// differently.
-    pub(crate) fn of_request(e: &minreq::Error) -> FailureReason {
+    fn of_request(e: &minreq::Error) -> FailureReason {
         use std::io::ErrorKind::*;
         match e {
             minreq::Error::IoError(io) => match io.kind() {

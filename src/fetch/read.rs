@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::hop::{quoted, Hop, TransportError};
-use super::FeedError;
+use super::FetchError;
 
 /// Bounds on one fetch of the feed (or of a key set).
 #[derive(Debug, Clone)]
@@ -72,17 +72,17 @@ pub enum RedirectError {
     Loop { from: String, to: String },
 }
 
-pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FeedError> {
-    let file = std::fs::File::open(path).map_err(|source| FeedError::File {
+pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FetchError> {
+    let file = std::fs::File::open(path).map_err(|source| FetchError::File {
         path: path.to_owned(),
         source,
     })?;
     let size = file.metadata().ok().map(|m| m.len());
     read_capped(file, size, limits.max_bytes).map_err(|e| match e {
-        Capped::TooLarge => FeedError::TooLarge {
+        Capped::TooLarge => FetchError::TooLarge {
             cap: limits.max_bytes,
         },
-        Capped::Io(source) => FeedError::File {
+        Capped::Io(source) => FetchError::File {
             path: path.to_owned(),
             source,
         },
@@ -96,13 +96,13 @@ pub(super) fn http(
     url: &str,
     limits: &FetchLimits,
     previous: Option<&Validators>,
-) -> Result<Fetched, FeedError> {
+) -> Result<Fetched, FetchError> {
     let deadline = Instant::now() + limits.timeout;
     // Only an answer to a validator we sent can mean "unchanged".
     let validators = previous.filter(|v| !v.is_empty());
-    let mut hop = Hop::parse(url).map_err(FeedError::Transport)?;
+    let mut hop = Hop::parse(url).map_err(FetchError::Transport)?;
     hop.permitted(limits.allow_insecure)
-        .map_err(FeedError::Transport)?;
+        .map_err(FetchError::Transport)?;
     let mut visited: Vec<Hop> = Vec::new();
     let response = loop {
         let response = send(&hop, deadline, validators)?;
@@ -142,13 +142,13 @@ pub(super) fn http(
     match response.status_code {
         304 if validators.is_some() => return Ok(Fetched::NotModified),
         200..=299 => {}
-        status => return Err(FeedError::Status(status)),
+        status => return Err(FetchError::Status(status)),
     }
     let validators = Validators {
         etag: header(&response, "etag"),
         last_modified: header(&response, "last-modified"),
     };
-    let too_large = FeedError::TooLarge {
+    let too_large = FetchError::TooLarge {
         cap: limits.max_bytes,
     };
     let declared = header(&response, "content-length").and_then(|v| v.parse::<u64>().ok());
@@ -157,7 +157,7 @@ pub(super) fn http(
     }
     let bytes = read_capped(response, declared, limits.max_bytes).map_err(|e| match e {
         Capped::TooLarge => too_large,
-        Capped::Io(e) => FeedError::Request(minreq::Error::IoError(e)),
+        Capped::Io(e) => FetchError::Request(minreq::Error::IoError(e)),
     })?;
     Ok(Fetched::Body { bytes, validators })
 }
@@ -167,10 +167,10 @@ fn send(
     hop: &Hop,
     deadline: Instant,
     validators: Option<&Validators>,
-) -> Result<minreq::ResponseLazy, FeedError> {
+) -> Result<minreq::ResponseLazy, FetchError> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
-        return Err(FeedError::Request(minreq::Error::IoError(
+        return Err(FetchError::Request(minreq::Error::IoError(
             std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "the fetch timeout ran out while following redirects",
