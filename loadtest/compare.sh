@@ -80,13 +80,21 @@ wait_ready "http://127.0.0.1:$AD_PORT" 100 0.1 "$work/on.log" "adserver (trackin
 wait_ready "http://127.0.0.1:$OFF_PORT" 100 0.1 "$work/off.log" "adserver (tracking off)"
 wait_ready "http://127.0.0.1:$REF_PORT" 100 0.1 "$work/ref.log" reference
 
-# Each server must be what its column says: an answer of the tracking-on
-# server carries an event URL, one of the tracking-off server does not.
-sample='/ad_request?country=us&lang=eng'
-if curl -fs "http://127.0.0.1:$OFF_PORT$sample" | grep -q event_url; then
+# Each server must be what its column says: an answer of the tracking-off
+# server carries no event URL; the tracking-on server's are collected
+# next, which fails when there are none. Read whole, then matched, so
+# grep stopping early cannot fail the pipe.
+off_answer=$(curl -s "http://127.0.0.1:$OFF_PORT/ad_request?country=us&lang=eng")
+if grep -q event_url <<< "$off_answer"; then
     echo "the --tracking off server answers with an event_url" >&2
     exit 1
 fi
+# Real beacons for the /event rows, collected now so a server without
+# tracking stops the script before any measuring: each of EVENT_URLS
+# answers' event URL with every event name. Their tokens stay valid for
+# --event-ttl (an hour by default), far longer than the runs.
+event_paths "http://127.0.0.1:$AD_PORT" "$EVENT_URLS" > "$work/events.txt"
+beacons=$(wc -l < "$work/events.txt")
 
 # wrk's --latency lines ("50%  123.00us") in microseconds.
 to_us() {
@@ -136,13 +144,10 @@ for c in $CONNECTIONS; do
         "$(m "${ad_cpu[*]}")" "$(m "${off_cpu[*]}")" >> "$OUT"
 done
 
-# /event against /ad_request on the tracking-on server. The beacons are
-# real: each of EVENT_URLS answers' event URL with every event name. Only
-# their first pass is counted; every later pass is a repeat, which runs the
-# same token check and dedup lookup and is answered 204 too, skipping only
-# the one atomic add of the tally (README "Delivery").
-event_paths "http://127.0.0.1:$AD_PORT" "$EVENT_URLS" > "$work/events.txt"
-beacons=$(wc -l < "$work/events.txt")
+# /event against /ad_request on the tracking-on server, with the beacons
+# collected above. Only their first pass is counted; every later pass is a
+# repeat, which runs the same token check and dedup lookup and is answered
+# 204 too, skipping only the one atomic add of the tally (README "Delivery").
 printf 'connections\tad_rps\tad_p99_us\tad_cpu_us\tevent_rps\tevent_p99_us\tevent_cpu_us\tevent_non2xx\n' > "$EVENTS_OUT"
 ad_rps=(); ad_p99=(); ad_cpu=(); ev_rps=(); ev_p99=(); ev_cpu=(); ev_bad=0
 for round in $(seq 1 "$ROUNDS"); do
