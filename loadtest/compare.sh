@@ -1,81 +1,173 @@
 #!/usr/bin/env bash
-# adserver against the bare-hyper reference (examples/hello.rs), side by side.
+# adserver against the bare-hyper reference (examples/hello.rs), tracking on
+# against tracking off, and /event against /ad_request, side by side.
 #
 #   bash loadtest/compare.sh
 #   ROUNDS=5 SECONDS_PER_RUN=10 CONNECTIONS="16 64 256" bash loadtest/compare.sh
 #
-# Builds release, starts adserver on the sample feed and the reference on
-# two loopback ports, both pinned to core 0, and drives them with wrk pinned
-# to core 1, alternating A B A B (ROUNDS rounds each) at each connection
-# count with the realistic mix (loadtest/mix.lua). Prints the median req/s,
-# p50 and p99 of each and the ratio adserver/reference, and writes the rows
-# to loadtest/results/compare.tsv for loadtest/plot.sh. Every run is bounded
-# by SECONDS_PER_RUN; the servers are stopped on exit.
+# Builds release and starts three servers on loopback ports, all pinned to
+# core 0: adserver on the sample feed as shipped (tracking on, the default:
+# every ad answer carries a serving id and a signed event URL), a second
+# adserver with `--tracking off`, and the reference. wrk, pinned to core 1,
+# drives them in turn (on, off, reference, on, off, reference, …: ROUNDS
+# rounds each) at each connection count with the realistic mix
+# (loadtest/mix.lua). For every run it reads the server's CPU time
+# (/proc/PID/stat) before and after, and divides by the requests wrk
+# reports. Then it collects EVENT_URLS real event URLs from the tracking-on
+# server and drives /event with them, alternating with /ad_request, at
+# EVENT_CONNECTIONS. It prints the medians, the ratios and a met/MISSED
+# line for each target (README "Performance"), and writes the rows to
+# loadtest/results/compare.tsv (for loadtest/plot.sh) and events.tsv.
+#
+# ADSERVER=PATH and REFERENCE=PATH measure those binaries instead of
+# building them. Ports are
+# free ones unless AD_PORT, ADMIN_PORT, OFF_PORT, OFF_ADMIN_PORT, REF_PORT
+# are given. Every run is bounded by SECONDS_PER_RUN and every collection
+# loop by a count; the servers are stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 CONNECTIONS=${CONNECTIONS:-16 64 256}
-AD_PORT=${AD_PORT:-18080}
-ADMIN_PORT=${ADMIN_PORT:-18090}
-REF_PORT=${REF_PORT:-18081}
+EVENT_CONNECTIONS=${EVENT_CONNECTIONS:-64}
+EVENT_URLS=${EVENT_URLS:-2000}
 OUT=${OUT:-loadtest/results/compare.tsv}
+EVENTS_OUT=${EVENTS_OUT:-$(dirname "$OUT")/events.tsv}
 
 # shellcheck source=loadtest/lib.sh
 . loadtest/lib.sh
 need wrk wrk
 pin_cores --require
 
-cargo build --release --quiet --bin adserver --example hello
+read -r p1 p2 p3 p4 p5 <<< "$(free_ports 5)"
+AD_PORT=${AD_PORT:-$p1}
+ADMIN_PORT=${ADMIN_PORT:-$p2}
+OFF_PORT=${OFF_PORT:-$p3}
+OFF_ADMIN_PORT=${OFF_ADMIN_PORT:-$p4}
+REF_PORT=${REF_PORT:-$p5}
 
+# Build only what was not given (cargo's target directory may be shared
+# with other checkouts, so a copied binary is a way to measure exactly one).
+targets=()
+[ -n "${ADSERVER:-}" ] || targets+=(--bin adserver)
+[ -n "${REFERENCE:-}" ] || targets+=(--example hello)
+[ ${#targets[@]} -eq 0 ] || cargo build --release --quiet "${targets[@]}"
+ADSERVER=${ADSERVER:-$(built release adserver)}
+REFERENCE=${REFERENCE:-$(built release examples/hello)}
+
+work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
 trap cleanup EXIT
 
-"${pin_server[@]}" "$(built release adserver)" --feed data/ads.json \
-    --listen "127.0.0.1:$AD_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" 2>/dev/null &
-pids+=($!)
-"${pin_server[@]}" "$(built release examples/hello)" --listen "127.0.0.1:$REF_PORT" 2>/dev/null &
-pids+=($!)
-wait_ready "http://127.0.0.1:$AD_PORT"
-wait_ready "http://127.0.0.1:$REF_PORT" 100 0.1 "" reference
+# taskset execs the server, so $! is the server's own PID: the one whose
+# CPU time is read.
+declare -A pid_of
+"${pin_server[@]}" "$ADSERVER" --feed data/ads.json \
+    --listen "127.0.0.1:$AD_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" 2>"$work/on.log" &
+pids+=($!); pid_of[$AD_PORT]=$!
+"${pin_server[@]}" "$ADSERVER" --feed data/ads.json --tracking off \
+    --listen "127.0.0.1:$OFF_PORT" --admin-listen "127.0.0.1:$OFF_ADMIN_PORT" 2>"$work/off.log" &
+pids+=($!); pid_of[$OFF_PORT]=$!
+"${pin_server[@]}" "$REFERENCE" --listen "127.0.0.1:$REF_PORT" 2>"$work/ref.log" &
+pids+=($!); pid_of[$REF_PORT]=$!
+wait_ready "http://127.0.0.1:$AD_PORT" 100 0.1 "$work/on.log" "adserver (tracking on)"
+wait_ready "http://127.0.0.1:$OFF_PORT" 100 0.1 "$work/off.log" "adserver (tracking off)"
+wait_ready "http://127.0.0.1:$REF_PORT" 100 0.1 "$work/ref.log" reference
+
+# Each server must be what its column says: an answer of the tracking-off
+# server carries no event URL; the tracking-on server's are collected
+# next, which fails when there are none. Read whole, then matched, so
+# grep stopping early cannot fail the pipe.
+off_answer=$(curl -s "http://127.0.0.1:$OFF_PORT/ad_request?country=us&lang=eng")
+if grep -q event_url <<< "$off_answer"; then
+    echo "the --tracking off server answers with an event_url" >&2
+    exit 1
+fi
+# Real beacons for the /event rows, collected now so a server without
+# tracking stops the script before any measuring: each of EVENT_URLS
+# answers' event URL with every event name. Their tokens stay valid for
+# --event-ttl (an hour by default), far longer than the runs.
+event_paths "http://127.0.0.1:$AD_PORT" "$EVENT_URLS" > "$work/events.txt"
+beacons=$(wc -l < "$work/events.txt")
 
 # wrk's --latency lines ("50%  123.00us") in microseconds.
 to_us() {
     awk -v v="$1" 'BEGIN { n = v; u = v; gsub(/[a-z]+$/, "", n); gsub(/[0-9.]/, "", u);
         m = (u == "us") ? 1 : (u == "ms") ? 1000 : (u == "s") ? 1000000 : 0; printf "%.0f", n * m }'
 }
-run() { # port connections → "rps p50_us p99_us"
-    local out
-    out=$("${pin_load[@]}" wrk -t1 -c"$2" -d"${SECONDS_PER_RUN}s" --latency -s loadtest/mix.lua \
-        "http://127.0.0.1:$1")
-    local rps p50 p99
+run() { # port connections [path list] → "rps p50_us p99_us cpu_us_per_request non2xx"
+    local out before after
+    before=$(cpu_us "${pid_of[$1]}")
+    out=$(QUERIES=${3:-loadtest/queries.txt} "${pin_load[@]}" wrk -t1 -c"$2" \
+        -d"${SECONDS_PER_RUN}s" --latency -s loadtest/mix.lua "http://127.0.0.1:$1")
+    after=$(cpu_us "${pid_of[$1]}")
+    local rps p50 p99 requests cpu
     rps=$(wrk_rps <<< "$out")
     p50=$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
     p99=$(to_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")
-    echo "$rps $p50 $p99"
+    requests=$(wrk_requests <<< "$out")
+    cpu=$(awk -v d=$((after - before)) -v n="$requests" 'BEGIN { printf "%.2f", n ? d / n : 0 }')
+    echo "$rps $p50 $p99 $cpu $(wrk_non2xx <<< "$out")"
 }
 
+m() { echo "$*" | median; } # the median of its arguments
+
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$(dirname "$OUT")"
-printf 'connections\tad_rps\tad_p50_us\tad_p99_us\tref_rps\tref_p50_us\tref_p99_us\n' > "$OUT"
-# Warm both up (connection setup, caches) before measuring.
-run "$AD_PORT" 64 >/dev/null; run "$REF_PORT" 64 >/dev/null
+printf 'connections\tad_rps\tad_p50_us\tad_p99_us\tref_rps\tref_p50_us\tref_p99_us\toff_rps\toff_p50_us\toff_p99_us\tad_cpu_us\toff_cpu_us\n' > "$OUT"
+# Warm all three up (connection setup, caches) before measuring.
+run "$AD_PORT" 64 >/dev/null; run "$OFF_PORT" 64 >/dev/null; run "$REF_PORT" 64 >/dev/null
 
 for c in $CONNECTIONS; do
-    ad_rps=(); ad_p50=(); ad_p99=(); ref_rps=(); ref_p50=(); ref_p99=()
+    ad_rps=(); ad_p50=(); ad_p99=(); ad_cpu=(); off_rps=(); off_p50=(); off_p99=(); off_cpu=()
+    ref_rps=(); ref_p50=(); ref_p99=()
     for round in $(seq 1 "$ROUNDS"); do
-        read -r r p5 p9 < <(run "$AD_PORT" "$c"); ad_rps+=("$r"); ad_p50+=("$p5"); ad_p99+=("$p9")
-        read -r r p5 p9 < <(run "$REF_PORT" "$c"); ref_rps+=("$r"); ref_p50+=("$p5"); ref_p99+=("$p9")
-        echo "  c=$c round $round: adserver ${ad_rps[-1]} req/s p99 ${ad_p99[-1]}us | reference ${ref_rps[-1]} req/s p99 ${ref_p99[-1]}us" >&2
+        read -r r p5 p9 cpu _ < <(run "$AD_PORT" "$c")
+        ad_rps+=("$r"); ad_p50+=("$p5"); ad_p99+=("$p9"); ad_cpu+=("$cpu")
+        read -r r p5 p9 cpu _ < <(run "$OFF_PORT" "$c")
+        off_rps+=("$r"); off_p50+=("$p5"); off_p99+=("$p9"); off_cpu+=("$cpu")
+        read -r r p5 p9 _ < <(run "$REF_PORT" "$c"); ref_rps+=("$r"); ref_p50+=("$p5"); ref_p99+=("$p9")
+        echo "  c=$c round $round: tracking on ${ad_rps[-1]} req/s p99 ${ad_p99[-1]}us ${ad_cpu[-1]}us CPU/req" \
+            "| off ${off_rps[-1]} req/s p99 ${off_p99[-1]}us ${off_cpu[-1]}us CPU/req" \
+            "| reference ${ref_rps[-1]} req/s p99 ${ref_p99[-1]}us" >&2
     done
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" \
-        "$(echo "${ad_rps[*]}" | median)" "$(echo "${ad_p50[*]}" | median)" "$(echo "${ad_p99[*]}" | median)" \
-        "$(echo "${ref_rps[*]}" | median)" "$(echo "${ref_p50[*]}" | median)" "$(echo "${ref_p99[*]}" | median)" >> "$OUT"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" \
+        "$(m "${ad_rps[*]}")" "$(m "${ad_p50[*]}")" "$(m "${ad_p99[*]}")" \
+        "$(m "${ref_rps[*]}")" "$(m "${ref_p50[*]}")" "$(m "${ref_p99[*]}")" \
+        "$(m "${off_rps[*]}")" "$(m "${off_p50[*]}")" "$(m "${off_p99[*]}")" \
+        "$(m "${ad_cpu[*]}")" "$(m "${off_cpu[*]}")" >> "$OUT"
 done
 
+# /event against /ad_request on the tracking-on server, with the beacons
+# collected above. Only their first pass is counted; every later pass is a
+# repeat, which runs the same token check and dedup lookup and is answered
+# 204 too, skipping only the one atomic add of the tally (README "Delivery").
+printf 'connections\tad_rps\tad_p99_us\tad_cpu_us\tevent_rps\tevent_p99_us\tevent_cpu_us\tevent_non2xx\n' > "$EVENTS_OUT"
+ad_rps=(); ad_p99=(); ad_cpu=(); ev_rps=(); ev_p99=(); ev_cpu=(); ev_bad=0
+for round in $(seq 1 "$ROUNDS"); do
+    read -r r _ p9 cpu _ < <(run "$AD_PORT" "$EVENT_CONNECTIONS")
+    ad_rps+=("$r"); ad_p99+=("$p9"); ad_cpu+=("$cpu")
+    read -r r _ p9 cpu bad < <(run "$AD_PORT" "$EVENT_CONNECTIONS" "$work/events.txt")
+    ev_rps+=("$r"); ev_p99+=("$p9"); ev_cpu+=("$cpu"); ev_bad=$((ev_bad + bad))
+    echo "  c=$EVENT_CONNECTIONS round $round: /ad_request ${ad_rps[-1]} req/s ${ad_cpu[-1]}us CPU/req" \
+        "| /event ${ev_rps[-1]} req/s ${ev_cpu[-1]}us CPU/req, $bad not 2xx" >&2
+done
+printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$EVENT_CONNECTIONS" \
+    "$(m "${ad_rps[*]}")" "$(m "${ad_p99[*]}")" "$(m "${ad_cpu[*]}")" \
+    "$(m "${ev_rps[*]}")" "$(m "${ev_p99[*]}")" "$(m "${ev_cpu[*]}")" "$ev_bad" >> "$EVENTS_OUT"
+
 echo
-echo "medians of $ROUNDS alternating rounds of ${SECONDS_PER_RUN}s; server on core 0, wrk on core 1"
+echo "medians of $ROUNDS alternating rounds of ${SECONDS_PER_RUN}s; server on core 0, wrk on core 1;" \
+    "load average $load_at_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+
+echo
+echo "adserver as shipped (tracking on: serving id and signed event URL in every ad answer) against the reference"
 awk -F'\t' 'NR == 1 { next } {
     printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", $1, $2, $3, $4, $5, $6, $7, $2 / $5, $4 / $7
 } BEGIN {
@@ -84,4 +176,40 @@ awk -F'\t' 'NR == 1 { next } {
 }' "$OUT"
 awk -F'\t' '$1 == 64 { ok = ($2 / $5 >= 0.90 && $4 / $7 <= 1.2);
     printf "\ntarget at 64 connections (req/s ratio >= 0.90, p99 ratio <= 1.2): %s\n", ok ? "met" : "MISSED" }' "$OUT"
-echo "rows written to $OUT"
+
+echo
+echo "adserver --tracking off against the reference (comparable with the rows measured before tracking)"
+awk -F'\t' 'NR == 1 { next } {
+    printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", $1, $8, $9, $10, $5, $6, $7, $8 / $5, $10 / $7
+} BEGIN {
+    print "| connections | adserver req/s | p50 µs | p99 µs | reference req/s | p50 µs | p99 µs | req/s ratio | p99 ratio |"
+    print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+}' "$OUT"
+awk -F'\t' '$1 == 64 { ok = ($8 / $5 >= 0.90 && $10 / $7 <= 1.2);
+    printf "\ntarget at 64 connections (req/s ratio >= 0.90, p99 ratio <= 1.2): %s\n", ok ? "met" : "MISSED" }' "$OUT"
+
+echo
+echo "tracking on against tracking off (CPU: the server's utime + stime over the requests wrk completed)"
+awk -F'\t' 'NR == 1 { next } {
+    printf "| %s | %s | %s | %.2f | %s | %s | %.2f | %.2f | %.2f |\n", $1, $2, $4, $11, $8, $10, $12, $11 / $12, $2 / $8
+} BEGIN {
+    print "| connections | on req/s | on p99 µs | on CPU µs/req | off req/s | off p99 µs | off CPU µs/req | CPU ratio on/off | req/s ratio on/off |"
+    print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+}' "$OUT"
+awk -F'\t' '$1 == 64 { r = $11 / $12;
+    printf "\ntarget at 64 connections (CPU per request on <= 1.15x off; goal <= 1.05x): %s, %.2fx (goal %s)\n",
+        r <= 1.15 ? "met" : "MISSED", r, r <= 1.05 ? "met" : "missed" }' "$OUT"
+
+echo
+echo "/event against /ad_request on the tracking-on server ($beacons real beacons, each counted on its first pass and a 204 repeat after)"
+awk -F'\t' 'NR == 1 { next } {
+    printf "| %s | %s | %s | %.2f | %s | %s | %.2f | %.2f | %.2f |\n", $1, $2, $3, $4, $5, $6, $7, $5 / $2, $4 / $7
+} BEGIN {
+    print "| connections | /ad_request req/s | p99 µs | CPU µs/req | /event req/s | p99 µs | CPU µs/req | req/s ratio | CPU ratio /ad_request over /event |"
+    print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+}' "$EVENTS_OUT"
+awk -F'\t' 'NR == 2 { r = $5 / $2;
+    if ($8 > 0) printf "\n%d /event answers were not 2xx: the beacons did not verify, so the figure is not of accepted events\n", $8;
+    printf "\ntarget (/event req/s >= 0.8x /ad_request): %s, %.2fx\n", (r >= 0.8 && $8 == 0) ? "met" : "MISSED", r;
+    printf "(what a core of its own would give, from CPU per request: %.2fx)\n", $4 / $7 }' "$EVENTS_OUT"
+echo "rows written to $OUT and $EVENTS_OUT"

@@ -110,3 +110,64 @@ free_ports() {
     echo "no $count free loopback ports found in 50 tries" >&2
     return 1
 }
+
+# cpu_us PID: the CPU time PID's process has used so far (user + system, all
+# its threads), in microseconds, from /proc/PID/stat. Read it before and
+# after a run and divide by the requests served: CPU per request holds
+# steadier than req/s on a shared machine, where another job on the
+# server's core lowers throughput but not what each request costs. The
+# kernel counts in clock ticks (10 ms at the usual 100 Hz), so a run needs
+# a few seconds of busy server for the figure to mean anything.
+cpu_us() {
+    local stat
+    stat=$(cat "/proc/$1/stat") || return 1
+    # The command name (field 2) may hold spaces; count from after its ')'.
+    # There utime and stime are the 12th and 13th fields.
+    awk -v tck="$(getconf CLK_TCK)" '{ printf "%.0f", ($12 + $13) * 1000000 / tck }' <<< "${stat##*) }"
+}
+
+# wrk_requests: the requests wrk completed ("361234 requests in 4.00s"),
+# from its output on stdin.
+wrk_requests() {
+    awk '$2 == "requests" && $3 == "in" { print $1 }'
+}
+
+# wrk_non2xx: wrk's "Non-2xx or 3xx responses" count on stdin, 0 without
+# the line.
+wrk_non2xx() {
+    awk '/^  Non-2xx or 3xx responses:/ { n = $5 } END { print n + 0 }'
+}
+
+# EVENT_NAMES: every event a player may report (README "Delivery").
+EVENT_NAMES="impression start firstQuartile midpoint thirdQuartile complete skip click error"
+
+# event_paths BASE_URL COUNT: real beacons of the server at BASE_URL, as
+# request paths on stdout: the event URLs of COUNT ad answers, each followed
+# by every name in EVENT_NAMES (`/event?t=…&e=impression`, `…&e=start`, …),
+# the way a player reports one ad, so COUNT × 9 lines in all. The answers
+# come from the realistic mix (loadtest/queries.txt, whose hits depend on
+# the hour) through one curl process, at most 20 batches of COUNT
+# requests. Fails saying why when no answer carries an `event_url` (the
+# server runs with `--tracking off`, or nothing is on in this hour).
+event_paths() {
+    local base=$1 count=$2 urls batch
+    urls=$(mktemp)
+    for batch in $(seq 1 20); do
+        awk -v base="$base" -v n="$count" -v skip="$batch" '
+            NF { q[++m] = $0 }
+            END { for (i = 0; i < n; i++) printf "url = \"%s%s\"\n", base, q[(i + skip) % m + 1] }' \
+            loadtest/queries.txt |
+            curl -s --config - -w '\n' |
+            sed -n -E 's#.*"event_url":"https?://[^/"]*([^"]*)".*#\1#p' >> "$urls"
+        [ "$(wc -l < "$urls")" -ge "$count" ] && break
+    done
+    if [ ! -s "$urls" ]; then
+        rm -f "$urls"
+        echo "no answer from $base carried an event_url (tracking off, or no ad on this hour?)" >&2
+        return 1
+    fi
+    head -n "$count" "$urls" | awk -v names="$EVENT_NAMES" '
+        BEGIN { k = split(names, e, " ") }
+        { for (i = 1; i <= k; i++) printf "%s&e=%s\n", $0, e[i] }'
+    rm -f "$urls"
+}
