@@ -25,16 +25,12 @@ use adserver::query::parse_ad_request;
 use adserver::rate_limit::{ClientKey, RateLimiter};
 use adserver::router::{handle, handle_from, Listener};
 use adserver::state::State;
+use adserver::synthetic::{self, sample_catalog};
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 #[path = "../tests/support/es256.rs"]
 mod es256;
-
-fn sample_catalog() -> Catalog {
-    let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
-    Catalog::compile(&adserver::feed::parse(body).unwrap())
-}
 
 fn query(c: &mut Criterion) {
     let mut g = c.benchmark_group("query");
@@ -57,9 +53,6 @@ fn query(c: &mut Criterion) {
 /// The sample catalog plus what it lacks: wildcard ads at each fallback
 /// level and ads with their own `timezone`.
 fn targeting_catalog() -> Catalog {
-    let sample =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
-    let end = sample.rfind(']').unwrap();
     let extra = [
         ("us_any", "us", "*", None),
         ("any_ger", "*", "ger", None),
@@ -69,13 +62,9 @@ fn targeting_catalog() -> Catalog {
     ]
     .map(|(id, country, lang, zone)| {
         let zone = zone.map_or(String::new(), |z| format!(r#","timezone":"{z}""#));
-        format!(
-            r#",{{"id":"{id}","video_url":"https://cdn.example.com/{id}.mp4","country":"{country}","lang":"{lang}","start_hour":0,"end_hour":0{zone}}}"#
-        )
-    })
-    .concat();
-    let feed = format!("{}{extra}{}", &sample[..end], &sample[end..]);
-    Catalog::compile(&adserver::feed::parse(feed.into_bytes()).unwrap())
+        synthetic::ad_json(id, country, lang, 0, 0, &zone)
+    });
+    synthetic::compile_json(&synthetic::sample_json_with(&extra))
 }
 
 fn code(country: &str, lang: &str) -> (Country, Lang) {

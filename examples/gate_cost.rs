@@ -18,12 +18,11 @@ use serde_json::json;
 
 use adserver::access::Access;
 use adserver::auth::{Auth, JwtSettings, JwtVerifier};
-use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
-use adserver::feed;
 use adserver::fetch::Source;
 use adserver::router::{handle_from, Listener};
 use adserver::state::State;
+use adserver::synthetic;
 
 #[path = "../tests/support/es256.rs"]
 mod es256;
@@ -33,9 +32,7 @@ const ROUNDS: u32 = 15;
 
 fn state(access: Access) -> State {
     let state = State::new(ManualClock::new(12)).with_access(access);
-    let body = std::fs::read("data/ads.json").expect("run from the repository root");
-    let feed = feed::parse(body).expect("the sample feed parses");
-    let _ = state.publish(Catalog::compile(&feed));
+    let _ = state.publish(synthetic::sample_catalog());
     state
 }
 

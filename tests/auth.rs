@@ -2,10 +2,9 @@
 //! from keys generated here, key rotation by `kid`, the verified-token
 //! cache, API keys, and the rate limit that runs before any of it.
 
-#[path = "guard/mod.rs"]
-mod common;
 #[path = "support/pipeline.rs"]
 mod pipeline;
+mod support;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -24,7 +23,7 @@ use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
 use adserver::fetch::Source;
 use adserver::rate_limit::RateLimiter;
 use adserver::server::ServerOptions;
-use common::{get, start, Reply, TestServer, AD};
+use support::{get_with, Reply, TestServer, AD};
 
 const ISSUER: &str = "https://id.example";
 const AUDIENCE: &str = "games";
@@ -141,11 +140,14 @@ async fn jwt_server(name: &str, initial: &[&TestKey]) -> (TestServer, PathBuf) {
         },
         ..Access::default()
     };
-    (start(ServerOptions::default(), access).await, path)
+    (
+        TestServer::start_with_access(ServerOptions::default(), access).await,
+        path,
+    )
 }
 
 async fn with_token(server: &TestServer, token: &str) -> Reply {
-    get(
+    get_with(
         server.public,
         AD,
         &[("Authorization", &format!("Bearer {token}"))],
@@ -182,8 +184,8 @@ async fn valid_rs256_and_es256_tokens_are_accepted() {
         assert_eq!(reply.status, 200, "{:?}: {}", key.alg, reply.body);
     }
     // Probes stay open without a token; the ad endpoint does not.
-    assert_eq!(get(server.public, "/healthz", &[]).await.status, 200);
-    assert_401(&get(server.public, AD, &[]).await, "no token");
+    assert_eq!(get_with(server.public, "/healthz", &[]).await.status, 200);
+    assert_401(&get_with(server.public, AD, &[]).await, "no token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,9 +260,9 @@ async fn every_bad_token_gets_401_with_a_bearer_challenge() {
         assert_401(&reply, case);
         assert!(reply.body.contains(says), "{case}: {}", reply.body);
     }
-    assert_401(&get(server.public, AD, &[]).await, "missing");
+    assert_401(&get_with(server.public, AD, &[]).await, "missing");
     assert_401(
-        &get(
+        &get_with(
             server.public,
             AD,
             &[("Authorization", "Basic Z2FtZTpwdw==")],
@@ -320,8 +322,8 @@ async fn api_keys_admit_only_listed_keys() {
         },
         ..Access::default()
     };
-    let server = start(ServerOptions::default(), access).await;
-    let ok = get(
+    let server = TestServer::start_with_access(ServerOptions::default(), access).await;
+    let ok = get_with(
         server.public,
         AD,
         &[("Authorization", "Bearer key-beta-9876543210")],
@@ -329,10 +331,10 @@ async fn api_keys_admit_only_listed_keys() {
     .await;
     assert_eq!(ok.status, 200);
     assert_401(
-        &get(server.public, AD, &[("Authorization", "Bearer key-gamma")]).await,
+        &get_with(server.public, AD, &[("Authorization", "Bearer key-gamma")]).await,
         "unknown key",
     );
-    assert_401(&get(server.public, AD, &[]).await, "missing");
+    assert_401(&get_with(server.public, AD, &[]).await, "missing");
 }
 
 /// A request for an ad with `token`, for a pipeline.
@@ -365,7 +367,7 @@ async fn a_bad_signature_flood_is_rate_limited_before_any_signature_check() {
         rate_limit: Some(RateLimiter::new(10, 10)),
         ..Access::default()
     };
-    let server = start(ServerOptions::default(), access).await;
+    let server = TestServer::start_with_access(ServerOptions::default(), access).await;
 
     // A game's token, verified once (from this same address) and cached.
     let good = sign(rsa, &claims());
@@ -421,7 +423,7 @@ async fn unknown_api_keys_and_missing_tokens_count_against_the_address() {
         rate_limit: Some(RateLimiter::new(1, 3)),
         ..Access::default()
     };
-    let server = start(ServerOptions::default(), access).await;
+    let server = TestServer::start_with_access(ServerOptions::default(), access).await;
     let mut flood: Vec<String> = (0..4).map(|n| bearer(&format!("guess-{n}"))).collect();
     flood.push(pipeline::request(AD, &[]));
     flood.push(pipeline::request(
@@ -434,7 +436,7 @@ async fn unknown_api_keys_and_missing_tokens_count_against_the_address() {
         "rotating guesses buy no fresh bucket"
     );
     // A listed key from the same address is its own client.
-    let ok = get(
+    let ok = get_with(
         server.public,
         AD,
         &[("Authorization", "Bearer key-alpha-0123456789")],

@@ -1,13 +1,14 @@
 //! The `adserver` binary as an operator runs it: flags and environment,
 //! startup logs, serving the bundled feed, and exit 0 on SIGTERM/SIGINT.
 
-mod common;
+mod support;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{get, SAMPLE_FEED};
+use adserver::synthetic::SAMPLE_FEED;
+use support::get;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -150,7 +151,7 @@ async fn sighup_reloads_the_feed_at_once() {
     let dir = std::env::temp_dir().join(format!("adserver-sighup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let feed = dir.join("ads.json");
-    std::fs::write(&feed, common::feed_json(&[("before", "de", "ger", 0, 0)])).unwrap();
+    std::fs::write(&feed, support::feed_json(&[("before", "de", "ger", 0, 0)])).unwrap();
     let (port, admin) = (free_port(), free_port());
     let child = spawn(
         &[
@@ -172,7 +173,7 @@ async fn sighup_reloads_the_feed_at_once() {
         "before"
     );
 
-    std::fs::write(&feed, common::feed_json(&[("after", "de", "ger", 0, 0)])).unwrap();
+    std::fs::write(&feed, support::feed_json(&[("after", "de", "ger", 0, 0)])).unwrap();
     signal(&child, "HUP");
     let deadline = Instant::now() + Duration::from_secs(5);
     while get(addr, "/ad_request?country=de&lang=ger").await.ad_id() != "after" {

@@ -2,12 +2,12 @@
 //! answers, beacons that count once, forged and stale tokens refused, and
 //! `/stats` in JSON and CSV.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use adserver::delivery::{Delivery, Tracking};
-use common::*;
+use support::*;
 
 const FEED: &str = r#"{"ads":[
   {"id":"a1","video_url":"https://cdn.example.com/a1.mp4","country":"us","lang":"eng","start_hour":0,"end_hour":0,

@@ -1,14 +1,11 @@
 //! Delivery adds no heap allocation per answer or per beacon: making a
 //! serving id and a token, verifying a token, and building and fully
 //! reading a spliced VAST body and a JSON-with-tracking body. Measured with
-//! a counting global allocator (the only one in this test binary) around
-//! each step, after one warm-up run. One test function, so no other test
-//! thread allocates while it counts.
+//! the counting global allocator (`tests/support/alloc.rs`, which counts
+//! the calling thread) around each step, after one warm-up run.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::IoSlice;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -20,27 +17,13 @@ use adserver::delivery::{
     sign, vast, verify, Creative, EventKey, ServingIds, Splice, SplicedBody, Template, Tracking,
 };
 
-struct Counting;
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+use alloc::allocations;
 
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
+#[path = "support/alloc.rs"]
+mod alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations<T>(f: impl FnOnce() -> T) -> (u64, T) {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let out = f();
-    (ALLOCATIONS.load(Ordering::Relaxed) - before, out)
-}
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 struct Noop;
 impl Wake for Noop {

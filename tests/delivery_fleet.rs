@@ -3,17 +3,17 @@
 //! the test. A beacon counts once whichever replica receives it, and every
 //! replica's `/stats` shows the fleet's totals.
 
-mod common;
 #[path = "support/redis.rs"]
 mod redis_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use adserver::delivery::{Delivery, EventKey};
 use adserver::ledger::{Ledger, LedgerConfig, LedgerSpec};
-use common::*;
 use redis_support::{RedisCluster, RedisServer};
+use support::*;
 
 const FEED: &str = r#"{"ads":[
   {"id":"a1","video_url":"https://cdn.example.com/a1.mp4","country":"us","lang":"eng","start_hour":0,"end_hour":0},

@@ -8,9 +8,7 @@
 //! first request of a new client may allocate its rate-limit entry, and a
 //! token's first request allocates its verified-token cache entry.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hyper::Request;
@@ -18,44 +16,25 @@ use serde_json::json;
 
 use adserver::access::Access;
 use adserver::auth::{ApiKeys, Auth, JwtSettings, JwtVerifier};
-use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
-use adserver::feed;
 use adserver::fetch::Source;
 use adserver::rate_limit::RateLimiter;
 use adserver::router::{handle, handle_from, Listener};
 use adserver::state::State;
+use adserver::synthetic;
 
 #[path = "support/es256.rs"]
 mod es256;
 
-struct Counting;
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
+#[path = "support/alloc.rs"]
+mod alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    f();
-    ALLOCATIONS.load(Ordering::Relaxed) - before
-}
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 fn state(access: Access) -> State {
     let state = State::new(ManualClock::new(12)).with_access(access);
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json");
-    let feed = feed::parse(std::fs::read(path).unwrap()).unwrap();
-    let _ = state.publish(Catalog::compile(&feed));
+    let _ = state.publish(synthetic::sample_catalog());
     state
 }
 
@@ -167,8 +146,8 @@ fn the_access_gate_allocates_nothing() {
                 "{case}"
             );
         }
-        let ungated = allocations(|| drop(handle(&state, Listener::Public, &req)));
-        let gated = allocations(|| {
+        let (ungated, ()) = alloc::allocations(|| drop(handle(&state, Listener::Public, &req)));
+        let (gated, ()) = alloc::allocations(|| {
             let response = handle_from(&state, Listener::Public, peer, &req);
             assert_eq!(response.status(), 200, "{case}");
         });

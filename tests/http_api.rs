@@ -1,13 +1,14 @@
 //! README "Endpoints and statuses" over real HTTP on 127.0.0.1: every row of the status
 //! table, rotation, readiness and graceful shutdown.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use adserver::fetch::Source;
 use adserver::refresh::{RefreshSettings, Refresher};
-use common::*;
+use adserver::synthetic::SAMPLE_FEED;
+use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 

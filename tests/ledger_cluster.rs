@@ -3,25 +3,19 @@
 //! cluster; counts, retries and dedup behave as on one server (README
 //! "Delivery ledger").
 
+#[path = "support/ledger.rs"]
+mod ledger_support;
 #[path = "support/redis.rs"]
 mod redis_support;
 
 use std::sync::Arc;
 
 use adserver::ledger::store::redis::RedisStore;
-use adserver::ledger::{Batch, Day, Event, Ledger, LedgerConfig, LedgerSpec};
+use adserver::ledger::{Batch, Day, Event, Ledger};
 use redis_support::RedisCluster;
 
 fn ledger(spec: &str) -> Ledger {
-    let spec: LedgerSpec = spec.parse().unwrap();
-    let store = adserver::ledger::store::open(&spec, 3600).unwrap();
-    Ledger::new(
-        store,
-        &LedgerConfig {
-            spec,
-            ..LedgerConfig::default()
-        },
-    )
+    ledger_support::open(spec.parse().unwrap())
 }
 
 #[test]

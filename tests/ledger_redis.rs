@@ -3,27 +3,21 @@
 //! keeping counts pending then flushing them exactly once, fleet-wide dedup
 //! between two ledgers, and the day boundary (README "Delivery ledger").
 
+#[path = "support/ledger.rs"]
+mod ledger_support;
 #[path = "support/redis.rs"]
 mod redis_support;
 
 use std::sync::Arc;
 
 use adserver::ledger::store::redis::RedisStore;
-use adserver::ledger::{Batch, Day, Event, EventOutcome, Ledger, LedgerConfig, LedgerSpec, Store};
+use adserver::ledger::{Batch, Day, Event, EventOutcome, Ledger, LedgerConfig, Store};
 use redis_support::RedisServer;
 
 const D: Day = Day(20_786); // 2026-11-29
 
 fn ledger(spec: &str) -> Ledger {
-    let spec: LedgerSpec = spec.parse().unwrap();
-    let store = adserver::ledger::store::open(&spec, 3600).unwrap();
-    Ledger::new(
-        store,
-        &LedgerConfig {
-            spec,
-            ..LedgerConfig::default()
-        },
-    )
+    ledger_support::open(spec.parse().unwrap())
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! retried batch counted once, the file surviving a reopen and a crash, and
 //! the day boundary (README "Delivery ledger").
 
+#[path = "support/ledger.rs"]
+mod ledger_support;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -19,15 +22,7 @@ fn temp_db(name: &str) -> PathBuf {
 }
 
 fn open(path: &std::path::Path) -> Ledger {
-    let spec = LedgerSpec::Sqlite(path.to_owned());
-    let store = adserver::ledger::store::open(&spec, 3600).unwrap();
-    Ledger::new(
-        store,
-        &LedgerConfig {
-            spec,
-            ..LedgerConfig::default()
-        },
-    )
+    ledger_support::open(LedgerSpec::Sqlite(path.to_owned()))
 }
 
 #[test]

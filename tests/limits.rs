@@ -1,7 +1,6 @@
 //! Connection hardening on the wire: raw TCP against a real server.
 
-#[path = "guard/mod.rs"]
-mod common;
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use tokio::net::TcpStream;
 
 use adserver::access::Access;
 use adserver::server::ServerOptions;
-use common::{exchange, get, parse_reply, read_to_close, start};
+use support::{exchange, get_with, parse_reply, read_to_close, TestServer, AD};
 
 fn options(header_timeout_ms: u64, max_connections: usize) -> ServerOptions {
     ServerOptions {
@@ -36,7 +35,7 @@ async fn closed_after(addr: std::net::SocketAddr, bytes: &[u8]) -> (Duration, Ve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_connection_is_closed_within_the_header_timeout() {
-    let server = start(options(500, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(500, 100), Access::default()).await;
     let (took, got) = closed_after(server.public, b"").await;
     assert!(
         took >= Duration::from_millis(400),
@@ -52,7 +51,7 @@ async fn a_silent_connection_is_closed_within_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_a_request_line_is_closed_within_the_header_timeout() {
-    let server = start(options(500, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(500, 100), Access::default()).await;
     let (took, got) = closed_after(server.public, b"GET /ad_req").await;
     assert!(
         took >= Duration::from_millis(400),
@@ -74,7 +73,7 @@ async fn half_a_request_line_is_closed_within_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed_too() {
-    let server = start(options(500, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(500, 100), Access::default()).await;
     let mut stream = TcpStream::connect(server.public).await.unwrap();
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -90,7 +89,7 @@ async fn an_idle_keep_alive_connection_is_closed_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_over_8_kib_get_431() {
-    let server = start(options(2000, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(2000, 100), Access::default()).await;
     let big = "a".repeat(9 * 1024);
     let reply = exchange(
         server.public,
@@ -100,13 +99,13 @@ async fn headers_over_8_kib_get_431() {
     assert_eq!(reply.status, 431, "{}", reply.head);
     // Just under the limit is still served.
     let fits = "a".repeat(7 * 1024);
-    let reply = get(server.public, "/healthz", &[("X-Fits", &fits)]).await;
+    let reply = get_with(server.public, "/healthz", &[("X-Fits", &fits)]).await;
     assert_eq!(reply.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_100_headers_get_431() {
-    let server = start(options(2000, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(2000, 100), Access::default()).await;
     let mut req = String::from("GET /healthz HTTP/1.1\r\nHost: t\r\n");
     for i in 0..120 {
         req.push_str(&format!("X-H{i}: v\r\n"));
@@ -117,7 +116,7 @@ async fn more_than_100_headers_get_431() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_over_long_uri_gets_414() {
-    let server = start(options(2000, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(2000, 100), Access::default()).await;
     let target = format!("/ad_request?country=us&lang=eng&pad={}", "x".repeat(4000));
     let reply = exchange(
         server.public,
@@ -132,13 +131,13 @@ async fn an_over_long_uri_gets_414() {
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert!(reply.body.contains("uri_too_long"));
     // The same request with a normal URI is served.
-    assert_eq!(get(server.public, common::AD, &[]).await.status, 200);
+    assert_eq!(get_with(server.public, AD, &[]).await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_its_responses_is_cut_off() {
     // The header timeout is long, so only the write deadline can close it.
-    let server = start(options(10_000, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(10_000, 100), Access::default()).await;
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(server.public).await.unwrap();
@@ -184,7 +183,7 @@ async fn a_client_that_never_reads_its_responses_is_cut_off() {
         total < 100_000 * 100,
         "every answer was delivered ({total} bytes)"
     );
-    assert_eq!(get(server.public, "/healthz", &[]).await.status, 200);
+    assert_eq!(get_with(server.public, "/healthz", &[]).await.status, 200);
 }
 
 // Connection caps (README "Security"): each listener has a cap; at the cap
@@ -210,7 +209,7 @@ async fn non_reader(
 }
 
 /// Open connections on both listeners, from `/metrics`.
-fn open_connections(server: &common::TestServer) -> i64 {
+fn open_connections(server: &TestServer) -> i64 {
     let rendered = server.state.metrics.render::<adserver::router::Route>();
     let line = rendered
         .lines()
@@ -223,7 +222,7 @@ fn open_connections(server: &common::TestServer) -> i64 {
 async fn at_the_cap_connections_with_requests_in_flight_are_not_shed() {
     let mut opts = options(10_000, 2);
     opts.write_timeout = Duration::from_secs(10); // the holders stay busy
-    let server = start(opts, Access::default()).await;
+    let server = TestServer::start_with_access(opts, Access::default()).await;
     let (reader_a, writing_a) = non_reader(server.public).await;
     let (reader_b, writing_b) = non_reader(server.public).await;
     // Wait until both have filled their socket buffers: their response
@@ -262,7 +261,7 @@ async fn at_the_cap_connections_with_requests_in_flight_are_not_shed() {
         "served beyond the connection cap, or a busy connection was shed"
     );
     // ...while the admin listener, which has its own cap, still answers.
-    assert_eq!(get(server.admin, "/healthz", &[]).await.status, 200);
+    assert_eq!(get_with(server.admin, "/healthz", &[]).await.status, 200);
 
     writing_a.abort();
     writing_b.abort();
@@ -271,7 +270,7 @@ async fn at_the_cap_connections_with_requests_in_flight_are_not_shed() {
         .await
         .expect("the held client is served once a place frees");
     assert_eq!(parse_reply(&got).status, 200);
-    assert_eq!(get(server.public, "/healthz", &[]).await.status, 200);
+    assert_eq!(get_with(server.public, "/healthz", &[]).await.status, 200);
     assert!(!server.task.is_finished(), "the server is still running");
 }
 
@@ -301,13 +300,13 @@ async fn idle_keep_alive(addr: std::net::SocketAddr) -> TcpStream {
 async fn at_the_cap_the_longest_idle_keep_alive_connection_makes_room() {
     // The header timeout (also the keep-alive idle timeout) is long: only
     // shedding can free a place in time.
-    let server = start(options(30_000, 2), Access::default()).await;
+    let server = TestServer::start_with_access(options(30_000, 2), Access::default()).await;
     let mut older = idle_keep_alive(server.public).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut newer = idle_keep_alive(server.public).await;
 
     let started = Instant::now();
-    let reply = get(server.public, "/healthz", &[]).await;
+    let reply = get_with(server.public, "/healthz", &[]).await;
     assert_eq!(reply.status, 200);
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -360,7 +359,7 @@ async fn a_slowloris_flood_does_not_keep_a_new_client_waiting() {
     let attackers = 1000.min(files.saturating_sub(400) as usize);
     assert!(attackers > 400, "only {files} open files allowed");
     // The header timeout is long, so only shedding can make room in time.
-    let server = start(options(20_000, 200), Access::default()).await;
+    let server = TestServer::start_with_access(options(20_000, 200), Access::default()).await;
     let until = Instant::now() + Duration::from_secs(8);
     let flood: Vec<_> = (0..attackers)
         .map(|_| tokio::spawn(slowloris(server.public, until)))
@@ -374,10 +373,12 @@ async fn a_slowloris_flood_does_not_keep_a_new_client_waiting() {
 
     for _ in 0..5 {
         let started = Instant::now();
-        let reply =
-            tokio::time::timeout(Duration::from_secs(3), get(server.public, "/healthz", &[]))
-                .await
-                .expect("answered within 3 s");
+        let reply = tokio::time::timeout(
+            Duration::from_secs(3),
+            get_with(server.public, "/healthz", &[]),
+        )
+        .await
+        .expect("answered within 3 s");
         let took = started.elapsed();
         eprintln!("under the flood, a new client was answered in {took:?}");
         assert_eq!(reply.status, 200);
@@ -397,7 +398,7 @@ async fn a_slowloris_flood_does_not_keep_a_new_client_waiting() {
 async fn the_admin_listener_stays_under_its_cap() {
     let mut opts = options(20_000, 100);
     opts.admin_max_connections = 8;
-    let server = start(opts, Access::default()).await;
+    let server = TestServer::start_with_access(opts, Access::default()).await;
     let mut flood = Vec::new();
     for _ in 0..8 + 50 {
         flood.push(TcpStream::connect(server.admin).await.unwrap());
@@ -409,10 +410,10 @@ async fn the_admin_listener_stays_under_its_cap() {
         "{open} admin connections open, over the cap of 8"
     );
     // Probes still get in while the flood is open, and after it.
-    assert_eq!(get(server.admin, "/healthz", &[]).await.status, 200);
+    assert_eq!(get_with(server.admin, "/healthz", &[]).await.status, 200);
     drop(flood);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(get(server.admin, "/healthz", &[]).await.status, 200);
+    assert_eq!(get_with(server.admin, "/healthz", &[]).await.status, 200);
     assert!(!server.task.is_finished(), "the server is still running");
 }
 
@@ -420,7 +421,7 @@ async fn the_admin_listener_stays_under_its_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_1_1_without_exactly_one_host_gets_400_on_both_listeners() {
-    let server = start(options(2000, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(2000, 100), Access::default()).await;
     for addr in [server.public, server.admin] {
         for (case, head) in [
             ("no Host", "GET /healthz HTTP/1.1\r\n\r\n"),
@@ -461,10 +462,10 @@ async fn http_1_1_without_exactly_one_host_gets_400_on_both_listeners() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_1_0_without_host_is_served() {
-    let server = start(options(2000, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(2000, 100), Access::default()).await;
     let reply = exchange(
         server.public,
-        format!("GET {} HTTP/1.0\r\n\r\n", common::AD).as_bytes(),
+        format!("GET {} HTTP/1.0\r\n\r\n", AD).as_bytes(),
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.head);
@@ -473,7 +474,7 @@ async fn http_1_0_without_host_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hyper_answers_a_malformed_head_itself_with_an_empty_400() {
     // README "Endpoints and statuses": these answers are hyper's, not JSON.
-    let server = start(options(2000, 100), Access::default()).await;
+    let server = TestServer::start_with_access(options(2000, 100), Access::default()).await;
     let reply = exchange(server.public, b"GET /healthz HTTP/1.1\r\nHost t\r\n\r\n").await;
     assert_eq!(reply.status, 400, "{}", reply.head);
     assert_eq!(reply.header("content-length"), Some("0"));

@@ -3,7 +3,7 @@
 //! catalog and is counted, swaps under load fail no request, and a
 //! snapshot covers a cold start while the feed is down.
 
-mod common;
+mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use adserver::clock::Clock;
 use adserver::feed::{snapshot, FailureReason};
 use adserver::fetch::{FetchLimits, Source};
 use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
-use common::*;
+use support::*;
 use tokio::sync::Notify;
 
 const DE: &str = "/ad_request?country=de&lang=ger";

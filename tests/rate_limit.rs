@@ -3,10 +3,9 @@
 //! Clients are keyed exactly (a flood of identities leaves everyone else
 //! alone) and IPv6 clients by their /64 (README "Security").
 
-#[path = "guard/mod.rs"]
-mod common;
 #[path = "support/pipeline.rs"]
 mod pipeline;
+mod support;
 
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use adserver::access::Access;
 use adserver::auth::{ApiKeys, Auth};
 use adserver::rate_limit::RateLimiter;
 use adserver::server::ServerOptions;
-use common::{get, start, AD};
+use support::{get_with, TestServer, AD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn burst_then_429_then_recovery() {
@@ -23,15 +22,15 @@ async fn burst_then_429_then_recovery() {
         rate_limit: Some(RateLimiter::new(2, 3)),
         ..Access::default()
     };
-    let server = start(ServerOptions::default(), access).await;
+    let server = TestServer::start_with_access(ServerOptions::default(), access).await;
     for i in 0..3 {
         assert_eq!(
-            get(server.public, AD, &[]).await.status,
+            get_with(server.public, AD, &[]).await.status,
             200,
             "request {i} of the burst"
         );
     }
-    let limited = get(server.public, AD, &[]).await;
+    let limited = get_with(server.public, AD, &[]).await;
     assert_eq!(limited.status, 429);
     assert_eq!(limited.header("retry-after"), Some("1"));
     assert_eq!(limited.header("content-type"), Some("application/json"));
@@ -47,10 +46,14 @@ async fn burst_then_429_then_recovery() {
         "429s are counted"
     );
     // Probes are never limited.
-    assert_eq!(get(server.public, "/healthz", &[]).await.status, 200);
+    assert_eq!(get_with(server.public, "/healthz", &[]).await.status, 200);
 
     tokio::time::sleep(Duration::from_millis(650)).await;
-    assert_eq!(get(server.public, AD, &[]).await.status, 200, "recovered");
+    assert_eq!(
+        get_with(server.public, AD, &[]).await.status,
+        200,
+        "recovered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,13 +66,13 @@ async fn authenticated_clients_are_limited_by_key_not_address() {
         rate_limit: Some(RateLimiter::new(1, 1)),
         ..Access::default()
     };
-    let server = start(ServerOptions::default(), access).await;
+    let server = TestServer::start_with_access(ServerOptions::default(), access).await;
     let a = [("Authorization", "Bearer key-a")];
     let b = [("Authorization", "Bearer key-b")];
-    assert_eq!(get(server.public, AD, &a).await.status, 200);
-    assert_eq!(get(server.public, AD, &a).await.status, 429);
+    assert_eq!(get_with(server.public, AD, &a).await.status, 200);
+    assert_eq!(get_with(server.public, AD, &a).await.status, 429);
     // Same address, other key: its own bucket.
-    assert_eq!(get(server.public, AD, &b).await.status, 200);
+    assert_eq!(get_with(server.public, AD, &b).await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,35 +82,47 @@ async fn forwarded_for_is_the_client_only_when_trusted() {
         trust_forwarded_for: trust,
         ..Access::default()
     };
-    let trusting = start(ServerOptions::default(), limited(true)).await;
+    let trusting = TestServer::start_with_access(ServerOptions::default(), limited(true)).await;
     let from = |ip: &'static str| [("X-Forwarded-For", ip)];
     assert_eq!(
-        get(trusting.public, AD, &from("203.0.113.1")).await.status,
+        get_with(trusting.public, AD, &from("203.0.113.1"))
+            .await
+            .status,
         200
     );
     assert_eq!(
-        get(trusting.public, AD, &from("203.0.113.1")).await.status,
+        get_with(trusting.public, AD, &from("203.0.113.1"))
+            .await
+            .status,
         429
     );
     assert_eq!(
-        get(trusting.public, AD, &from("203.0.113.2")).await.status,
+        get_with(trusting.public, AD, &from("203.0.113.2"))
+            .await
+            .status,
         200
     );
 
-    let wary = start(ServerOptions::default(), limited(false)).await;
-    assert_eq!(get(wary.public, AD, &from("203.0.113.1")).await.status, 200);
+    let wary = TestServer::start_with_access(ServerOptions::default(), limited(false)).await;
+    assert_eq!(
+        get_with(wary.public, AD, &from("203.0.113.1")).await.status,
+        200
+    );
     // A spoofed header does not buy a fresh bucket.
-    assert_eq!(get(wary.public, AD, &from("203.0.113.2")).await.status, 429);
+    assert_eq!(
+        get_with(wary.public, AD, &from("203.0.113.2")).await.status,
+        429
+    );
 }
 
 /// A server at `--rate-limit 1` (burst 1) behind a trusted proxy.
-async fn one_per_second_behind_a_proxy() -> common::TestServer {
+async fn one_per_second_behind_a_proxy() -> TestServer {
     let access = Access {
         rate_limit: Some(RateLimiter::new(1, 1)),
         trust_forwarded_for: true,
         ..Access::default()
     };
-    start(ServerOptions::default(), access).await
+    TestServer::start_with_access(ServerOptions::default(), access).await
 }
 
 fn from(ip: &str) -> String {

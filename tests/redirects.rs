@@ -9,9 +9,9 @@
 //! test's own on this machine (Linux sends it to the local host) while not
 //! being loopback by the rule, so its request count must stay 0.
 
-mod common;
 #[path = "support/es256.rs"]
 mod es256;
+mod support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,14 +21,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use adserver::access::Access;
 use adserver::auth::{Auth, JwtSettings, JwtVerifier};
 use adserver::background::Loops;
-use adserver::clock::ManualClock;
 use adserver::feed::{FailureReason, FeedError};
 use adserver::fetch::{FetchError, FetchLimits, Source};
 use adserver::refresh::{RefreshError, RefreshSettings, Refreshed, Refresher};
-use adserver::server::{serve, ServerOptions};
-use adserver::state::State;
-use common::{feed_json, get_with, TestServer};
+use adserver::server::ServerOptions;
 use serde_json::json;
+use support::{feed_json, get_with, load_json, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -369,7 +367,8 @@ async fn load_jwks(url: String) -> Result<JwtVerifier, adserver::auth::jwt::Jwks
 
 /// A server whose `/ad_request` needs a token `verifier` accepts, serving
 /// one de/ger ad; its public address and state.
-async fn jwt_server(verifier: JwtVerifier) -> (SocketAddr, Arc<State>) {
+/// A server whose gate is `verifier`, serving `feed_of("ad", 1)`.
+async fn jwt_server(verifier: JwtVerifier) -> TestServer {
     let access = Access {
         auth: Auth {
             api_keys: None,
@@ -377,20 +376,9 @@ async fn jwt_server(verifier: JwtVerifier) -> (SocketAddr, Arc<State>) {
         },
         ..Access::default()
     };
-    let state = Arc::new(State::new(ManualClock::new(5)).with_access(access));
-    let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = public.local_addr().unwrap();
-    let options = ServerOptions::default();
-    // Runs until the test's runtime ends.
-    tokio::spawn(serve(
-        public,
-        admin,
-        Arc::clone(&state),
-        options,
-        std::future::pending(),
-    ));
-    (addr, state)
+    let server = TestServer::start_with_access(ServerOptions::default(), access).await;
+    load_json(&server, &feed_of("ad", 1)).await;
+    server
 }
 
 async fn status_with(server: SocketAddr, token: &str) -> u16 {
@@ -419,9 +407,8 @@ async fn a_jwks_redirect_cannot_swap_in_another_key() {
     site.route("/jwks", ok(good_jwks));
     attacker.route("/jwks", ok(evil_jwks));
     let verifier = load_jwks(site.url("/jwks")).await.unwrap();
-    let (server, state) = jwt_server(verifier).await;
-    let catalog = adserver::feed::parse(feed_of("ad", 1).into_bytes()).unwrap();
-    let _ = state.publish(adserver::catalog::Catalog::compile(&catalog));
+    let jwt = jwt_server(verifier).await;
+    let (server, state) = (jwt.public, Arc::clone(&jwt.state));
     assert_eq!(status_with(server, &good_token).await, 200);
     assert_eq!(status_with(server, &evil_token).await, 401);
 
@@ -452,7 +439,8 @@ async fn the_jwks_refresh_loop_rereads_until_signalled_then_stops() {
     let site = Site::start().await;
     site.route("/jwks", ok(jwks));
     let verifier = load_jwks(site.url("/jwks")).await.unwrap();
-    let (_, state) = jwt_server(verifier).await;
+    let server = jwt_server(verifier).await;
+    let state = &server.state;
     let mut loops = Loops::new();
     let every = Duration::from_millis(20);
     loops.spawn(

@@ -2,12 +2,12 @@
 //! hours (with a DST change day), ads with their own zone, weights,
 //! wildcard precedence, exclude, and /explain.
 
-mod common;
+mod support;
 
 use chrono::{DateTime, Utc};
-use common::*;
+use support::*;
 
-use common::{ad_json as ad, feed_of_ads as feed};
+use support::{ad_json as ad, feed_of_ads as feed};
 
 async fn ids(server: &TestServer, path: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::new();

@@ -9,8 +9,6 @@
 //! request to exactly what building that same response by hand allocates,
 //! and prints the figure to watch.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -24,52 +22,13 @@ use adserver::delivery::{Delivery, Tracking};
 use adserver::query::parse_ad_request;
 use adserver::router::{handle, Listener};
 use adserver::state::State;
+use adserver::synthetic;
 
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread while counting is on.
-    static COUNT: Cell<Option<u64>> = const { Cell::new(None) };
-}
-
-fn note_allocation() {
-    // try_with: the allocator also runs while thread-locals are torn down.
-    let _ = COUNT.try_with(|c| {
-        if let Some(n) = c.get() {
-            c.set(Some(n + 1));
-        }
-    });
-}
-
-// SAFETY: every call is passed unchanged to the system allocator; the only
-// addition is a thread-local counter, which never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "support/alloc.rs"]
+mod alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations `work` makes on this thread.
-fn allocations(work: impl FnOnce()) -> u64 {
-    COUNT.with(|c| c.set(Some(0)));
-    work();
-    COUNT.with(|c| c.replace(None)).unwrap()
-}
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 /// Every kind of ad request, with the id prefix of the body it must be
 /// able to get (`None`: any, or none at all).
@@ -107,9 +66,6 @@ const MUST_SERVE: [&str; 6] = [
 /// The sample catalog plus what it lacks: an ad at each fallback level and
 /// ads with their own `timezone`, one of them at a fallback level.
 fn targeting_catalog() -> Catalog {
-    let sample =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
-    let end = sample.rfind(']').unwrap();
     let extra = [
         ("us_any", "us", "*", 0, 0, None),
         ("any_ger", "*", "ger", 0, 0, None),
@@ -120,13 +76,9 @@ fn targeting_catalog() -> Catalog {
     ]
     .map(|(id, country, lang, start, end, zone)| {
         let zone = zone.map_or(String::new(), |z| format!(r#","timezone":"{z}""#));
-        format!(
-            r#",{{"id":"{id}","video_url":"https://cdn.example.com/{id}.mp4","country":"{country}","lang":"{lang}","start_hour":{start},"end_hour":{end}{zone}}}"#
-        )
-    })
-    .concat();
-    let feed = format!("{}{extra}{}", &sample[..end], &sample[end..]);
-    let feed = adserver::feed::parse(feed.into_bytes()).unwrap();
+        synthetic::ad_json(id, country, lang, start, end, &zone)
+    });
+    let feed = adserver::feed::parse(synthetic::sample_json_with(&extra).into_bytes()).unwrap();
     assert_eq!(
         feed.skip_counts.total(),
         0,
@@ -141,20 +93,13 @@ fn is_ad(body: &[u8], id: &str) -> bool {
 }
 
 #[test]
-fn the_counter_sees_allocations() {
-    // A test of the test: without this, a broken counter would pass below.
-    let n = allocations(|| drop(std::hint::black_box(vec![1u8; 10])));
-    assert_eq!(n, 1);
-}
-
-#[test]
 fn parse_select_rotation_and_body_allocate_nothing() {
     let catalog = targeting_catalog();
     let start: DateTime<Utc> = "2026-01-15T00:00:00Z".parse().unwrap();
     // Fixed arrays, so that keeping score allocates nothing either.
     let mut served = [0u64; MUST_SERVE.len()];
     let mut answered = [0u64; QUERIES.len()];
-    let n = allocations(|| {
+    let (n, ()) = alloc::allocations(|| {
         for i in 0..10_000 {
             let (query, expected) = QUERIES[i % QUERIES.len()];
             let Ok(request) = parse_ad_request(Some(std::hint::black_box(query))) else {
@@ -246,7 +191,7 @@ fn handle_allocates_only_the_response(tracking: Tracking, format: &str) {
 
         let waker = Waker::from(Arc::new(Noop));
         let mut cx = Context::from_waker(&waker);
-        let ours = allocations(|| {
+        let (ours, ()) = alloc::allocations(|| {
             for _ in 0..1_000 {
                 let response = handle(&state, Listener::Public, &request);
                 // Read the body as hyper writes it: every chunk.
@@ -258,7 +203,7 @@ fn handle_allocates_only_the_response(tracking: Tracking, format: &str) {
             }
         });
         // The same response built by hand: what hyper allocates for it.
-        let hypers = allocations(|| {
+        let (hypers, ()) = alloc::allocations(|| {
             for _ in 0..1_000 {
                 let mut response = hyper::Response::new(Full::new(Bytes::new()));
                 *response.status_mut() = status;
