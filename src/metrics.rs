@@ -5,9 +5,10 @@
 //! (one scrape) may. The set of label values is fixed here, so the request
 //! path indexes arrays instead of looking labels up.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod render;
 
 /// Which endpoint a request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,168 +228,14 @@ impl Metrics {
     pub fn connection_closed(&self) {
         self.open_connections.fetch_sub(1, Relaxed);
     }
-
-    /// The page for `GET /metrics`.
-    pub fn render(&self) -> String {
-        let mut out = String::with_capacity(4096);
-        let w = &mut out;
-        header(
-            w,
-            "adserver_requests_total",
-            "counter",
-            "Requests answered, by route and outcome.",
-        );
-        for route in Route::ALL {
-            for outcome in Outcome::ALL {
-                let n = self.requests(route, outcome);
-                // Every ad_request outcome always, so dashboards see zeros;
-                // the rest once they happen.
-                if n > 0
-                    || route == Route::AdRequest
-                        && outcome != Outcome::Ok
-                        && outcome != Outcome::NotFound
-                {
-                    let _ = writeln!(
-                        w,
-                        "adserver_requests_total{{route=\"{}\",outcome=\"{}\"}} {n}",
-                        route.label(),
-                        outcome.label()
-                    );
-                }
-            }
-        }
-
-        header(
-            w,
-            "adserver_request_duration_seconds",
-            "histogram",
-            "Time from request head parsed to response built.",
-        );
-        let mut cumulative = 0;
-        for (i, bound) in BUCKETS_NS.iter().enumerate() {
-            cumulative += self.latency_buckets[i].load(Relaxed);
-            let le = *bound as f64 / 1e9;
-            let _ = writeln!(
-                w,
-                "adserver_request_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-            );
-        }
-        cumulative += self.latency_buckets[BUCKETS_NS.len()].load(Relaxed);
-        let _ = writeln!(
-            w,
-            "adserver_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
-        );
-        let sum = self.latency_sum_ns.load(Relaxed) as f64 / 1e9;
-        let _ = writeln!(w, "adserver_request_duration_seconds_sum {sum}");
-        let _ = writeln!(w, "adserver_request_duration_seconds_count {cumulative}");
-
-        gauge(
-            w,
-            "adserver_catalog_ads",
-            "Valid ads in the live catalog.",
-            self.catalog_ads.load(Relaxed),
-        );
-        gauge(
-            w,
-            "adserver_catalog_skipped_ads",
-            "Feed entries skipped by validation in the live catalog's feed.",
-            self.catalog_skipped.load(Relaxed),
-        );
-        gauge(
-            w,
-            "adserver_catalog_version",
-            "Catalogs loaded since start; 0 until the first.",
-            self.catalog_version(),
-        );
-
-        gauge(
-            w,
-            "adserver_catalog_stale",
-            "1 while the live catalog comes from the snapshot because the feed is unreachable.",
-            u64::from(self.is_stale()),
-        );
-        header(
-            w,
-            "adserver_feed_unchanged_total",
-            "counter",
-            "Refreshes answered 304 or with identical bytes; nothing rebuilt.",
-        );
-        let _ = writeln!(
-            w,
-            "adserver_feed_unchanged_total {}",
-            self.refresh_unchanged()
-        );
-
-        let last_ms = self.last_refresh_unix_ms.load(Relaxed);
-        if last_ms > 0 {
-            header(
-                w,
-                "adserver_feed_last_success_timestamp_seconds",
-                "gauge",
-                "When the live catalog was loaded (Unix time).",
-            );
-            let _ = writeln!(
-                w,
-                "adserver_feed_last_success_timestamp_seconds {}",
-                last_ms as f64 / 1e3
-            );
-            let now_ms = unix_ms();
-            header(
-                w,
-                "adserver_feed_age_seconds",
-                "gauge",
-                "Seconds since the feed last answered well (new catalog, 304 or same bytes).",
-            );
-            let _ = writeln!(
-                w,
-                "adserver_feed_age_seconds {}",
-                now_ms.saturating_sub(last_ms) as f64 / 1e3
-            );
-        }
-
-        header(
-            w,
-            "adserver_feed_refresh_failures_total",
-            "counter",
-            "Feed loads that failed and kept the previous catalog, by reason.",
-        );
-        for (i, reason) in REFRESH_FAILURE_REASONS.iter().enumerate() {
-            let n = self.refresh_failures[i].load(Relaxed);
-            let _ = writeln!(
-                w,
-                "adserver_feed_refresh_failures_total{{reason=\"{reason}\"}} {n}"
-            );
-        }
-
-        header(
-            w,
-            "adserver_open_connections",
-            "gauge",
-            "Client connections open now, both listeners.",
-        );
-        let _ = writeln!(
-            w,
-            "adserver_open_connections {}",
-            self.open_connections.load(Relaxed)
-        );
-        out
-    }
 }
 
+/// Milliseconds since the Unix epoch; 0 if the clock is before it.
 fn unix_ms() -> u64 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     now.as_millis() as u64
-}
-
-fn header(w: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn gauge(w: &mut String, name: &str, help: &str, value: u64) {
-    header(w, name, "gauge", help);
-    let _ = writeln!(w, "{name} {value}");
 }
 
 #[cfg(test)]
