@@ -36,7 +36,7 @@
 //! - [`ledger`]: served and event counts per day and ad, flushed in batches to memory, SQLite or Redis.
 //! - [`refresh`]: loading and reloading the feed off the request path.
 //! - [`background`]: the low-priority thread that rebuilds run on.
-//! - [`synthetic`]: generated feeds for benches, examples and load tests.
+//! - [`synthetic`]: generated feeds and the sample feed, for tests, benches, examples and load tests.
 //! - [`delivery`]: VAST templates, event tokens and spliced response bodies.
 //! - [`server`]: listeners, connection limits, HTTP/1.1 and graceful shutdown.
 
