@@ -32,6 +32,7 @@
 //! - [`router`]: from a request head to an answer, one module per route; no sockets.
 //! - [`metrics`]: atomic counters rendered for Prometheus.
 //! - [`ledger`]: served and event counts per day and ad, flushed in batches to memory, SQLite or Redis.
+//! - [`budget`]: daily and total caps, pacing and frequency caps: the gates `select` reads and the loop that sets them.
 //! - [`refresh`]: loading and reloading the feed off the request path.
 //! - [`background`]: the low-priority thread that rebuilds run on.
 //! - [`synthetic`]: generated feeds for benches, examples and load tests.
@@ -44,6 +45,7 @@ pub mod access;
 pub mod answer;
 pub mod auth;
 pub mod background;
+pub mod budget;
 pub mod catalog;
 pub mod clock;
 pub mod codes;

@@ -19,11 +19,13 @@ use bytes::Bytes;
 
 use chrono::{DateTime, Utc};
 
+use crate::budget::{Budget, Player};
 use crate::clock::Zone;
 use crate::codes::{Country, Lang, PairKey};
 use crate::feed::{SkipCounts, Skipped};
 use crate::window::Window;
 
+mod budget;
 mod chosen;
 mod compile;
 mod exclude;
@@ -109,6 +111,9 @@ pub struct Catalog {
     delivered: chosen::Delivered,
     /// Every skipped entry, counted per rule.
     skip_counts: SkipCounts,
+    /// Whether any ad has a budget: without one, [`Catalog::select`] never
+    /// looks at gates or players.
+    limited: bool,
 }
 
 /// An ad whose hours are read in its own zone.
@@ -128,6 +133,8 @@ pub struct AdFacts {
     pub window: Window,
     pub weight: u32,
     pub zone: Option<Zone>,
+    /// Caps and pacing (README "Budgets").
+    pub budget: Budget,
 }
 
 impl Catalog {
@@ -137,6 +144,15 @@ impl Catalog {
     /// that bucket remains. `None` when no level has an eligible ad.
     #[inline]
     pub fn select(&self, lookup: &Lookup) -> Option<Chosen<'_>> {
+        self.select_for(lookup, None)
+    }
+
+    /// [`Catalog::select`] for a known player (a request's `uid`), whose
+    /// frequency caps apply. An ad blocked by its budget, or capped for the
+    /// player, is never served: a bucket whose eligible ads are all blocked
+    /// falls through to the next level, then to no ad.
+    #[inline]
+    pub fn select_for(&self, lookup: &Lookup, player: Option<Player<'_>>) -> Option<Chosen<'_>> {
         let Lookup {
             country,
             lang,
@@ -151,14 +167,18 @@ impl Catalog {
             let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
             if self.zoned_of[pair as usize].len == 0 {
                 if slot.len > 0 {
-                    return Some(self.chosen(self.turn(slot, &[], exclude)));
+                    if let Some(ad) = self.turn(slot, &[], exclude, player) {
+                        return Some(self.chosen(ad));
+                    }
                 }
                 continue;
             }
             let mut zoned_now = [0u32; MAX_ZONED];
             let zoned = self.zoned_eligible(pair, now, &mut zoned_now);
             if slot.len > 0 || !zoned.is_empty() {
-                return Some(self.chosen(self.turn(slot, zoned, exclude)));
+                if let Some(ad) = self.turn(slot, zoned, exclude, player) {
+                    return Some(self.chosen(ad));
+                }
             }
         }
         None
@@ -184,9 +204,16 @@ impl Catalog {
     }
 
     /// One turn of a bucket's rotation: its cycle, then the eligible
-    /// own-zone ads (each for as many turns as its weight).
+    /// own-zone ads (each for as many turns as its weight). `None` when
+    /// every ad of the bucket is blocked by its budget.
     #[inline]
-    fn turn(&self, slot: &Slot, zoned: &[u32], exclude: &Exclude) -> u32 {
+    fn turn(
+        &self,
+        slot: &Slot,
+        zoned: &[u32],
+        exclude: &Exclude,
+        player: Option<Player<'_>>,
+    ) -> Option<u32> {
         let cycle = &self.members[slot.start as usize..][..slot.len as usize];
         let zoned_turns: u64 = zoned
             .iter()
@@ -209,18 +236,24 @@ impl Catalog {
         };
         // Relaxed: the cursor only spreads requests; it guards no other data.
         let turn = slot.cursor.fetch_add(1, Ordering::Relaxed) % len;
-        let mut ad = at(turn);
-        if !exclude.is_empty() {
-            // The next ad in turn that is not excluded; if all are, the one
-            // whose turn it is (a repeat beats no ad).
-            if let Some(free) = (0..len)
-                .map(|step| at((turn + step) % len))
-                .find(|&n| !exclude.contains(self.id_hashes[n as usize]))
-            {
-                ad = free;
-            }
+        if !self.limited && exclude.is_empty() {
+            return Some(at(turn));
         }
-        ad
+        // The next ad in turn that is neither blocked nor excluded; if all
+        // that are not blocked are excluded, the first of those (a repeat
+        // beats no ad). A blocked ad is never the answer.
+        let mut repeat = None;
+        for step in 0..len {
+            let n = at((turn + step) % len);
+            if self.limited && !self.may_serve(n, player) {
+                continue;
+            }
+            if !exclude.contains(self.id_hashes[n as usize]) {
+                return Some(n);
+            }
+            repeat.get_or_insert(n);
+        }
+        repeat
     }
 
     /// Valid ads in the catalog.
@@ -272,6 +305,7 @@ mod tests {
             window: Window::new(start, end),
             weight: 1,
             zone: None,
+            budget: Default::default(),
         }
     }
 

@@ -83,6 +83,17 @@ impl AdTally {
         }
     }
 
+    /// The undrained counts of `event`, as `see(day, n)` for each nonzero
+    /// slot; leaves them in place (the budget sync reads, the flusher drains).
+    pub(crate) fn undrained_of(&self, event: Event, mut see: impl FnMut(Day, u64)) {
+        for slot in &self.slots {
+            let (day, n) = unpack(slot[event.index()].load(Ordering::Relaxed));
+            if n != 0 {
+                see(day, n);
+            }
+        }
+    }
+
     /// The sum of undrained counts, for the pending-counts metric.
     pub fn undrained(&self) -> u64 {
         self.slots

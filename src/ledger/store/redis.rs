@@ -9,6 +9,13 @@
 //! their serving id, and the same script counts each only if
 //! `SET adserver:{D}:seen:<serving id>:<event> NX EX <event ttl>` succeeds,
 //! so the dedup is fleet-wide and `/event` never waits on the network.
+//!
+//! Budgets need each ad's impressions over all days. A total kept in the
+//! same script would sit in another cluster slot than the day's keys, so
+//! instead every flush first adds its days to the set `adserver:days`
+//! (`SADD`, safe to repeat), and [`Store::budget_counts`] reads that set and
+//! then `HMGET`s the capped ads from each day's `impression` hash: one
+//! round trip per day that has counts, every budget sync.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -153,6 +160,9 @@ impl RedisStore {
     }
 }
 
+/// The set of days (`YYYY-MM-DD`) that have counts, for budget totals.
+const DAYS: &str = "adserver:days";
+
 fn prefix(day: Day) -> String {
     format!("adserver:{{{day}}}:")
 }
@@ -161,6 +171,10 @@ impl Store for RedisStore {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
         let id = batch.id_hex();
         for day in batch.days() {
+            let name = day.to_string();
+            self.with(&self.writer, |c| {
+                redis::cmd("SADD").arg(DAYS).arg(&name).query::<i64>(c)
+            })?;
             let prefix = prefix(day);
             let mut inv = self.apply.prepare_invoke();
             inv.key(format!("{prefix}batch:{id}"))
@@ -201,6 +215,35 @@ impl Store for RedisStore {
             }
         }
         Ok(rows(found, ad))
+    }
+
+    fn budget_counts(&self, today: Day, ads: &[&str]) -> Result<Vec<(u64, u64)>, StoreError> {
+        let mut out = vec![(0, 0); ads.len()];
+        if ads.is_empty() {
+            return Ok(out);
+        }
+        let days: Vec<String> =
+            self.with(&self.reader, |c| redis::cmd("SMEMBERS").arg(DAYS).query(c))?;
+        let today_name = today.to_string();
+        for day in days {
+            // Only names this server wrote: a key built from anything else
+            // could land outside the day's slot.
+            let Ok(parsed) = day.parse::<Day>() else {
+                continue;
+            };
+            let key = format!("{}c:{}", prefix(parsed), Event::Impression.name());
+            let counts: Vec<Option<u64>> = self.with(&self.reader, |c| {
+                redis::cmd("HMGET").arg(&key).arg(ads).query(c)
+            })?;
+            for (slot, n) in out.iter_mut().zip(counts) {
+                let n = n.unwrap_or(0);
+                slot.1 += n;
+                if day == today_name {
+                    slot.0 += n;
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn dedups_fleet_wide(&self) -> bool {
