@@ -31,6 +31,12 @@ impl Catalog {
         self.delivered.gates.get(ad as usize)?.as_deref()
     }
 
+    /// Whether any ad has a budget of any kind.
+    #[inline]
+    pub fn has_budgets(&self) -> bool {
+        self.limited
+    }
+
     /// Every ad with a daily or total cap, with its gate (once bound).
     pub fn fleet_capped(&self) -> impl Iterator<Item = (&AdFacts, &Gate)> {
         self.ads

@@ -34,7 +34,7 @@ pub mod rotation;
 
 pub use chosen::Chosen;
 pub use exclude::{id_hash, Exclude, MAX_EXCLUDED};
-pub use explain::{Explanation, Verdict};
+pub use explain::{BudgetFacts, Explanation, FrequencyFacts, Verdict};
 
 /// Own-zone ads considered per request and pair level; more are ignored
 /// (logged at compile time), which bounds the request path's work.
