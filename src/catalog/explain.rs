@@ -162,11 +162,11 @@ impl Catalog {
                 false,
                 format!("wrong hour: serves {hours}{clock}, now hour {at}"),
             )
+        } else if blocked {
+            (false, self.blocked_reason(n, player))
         } else if Some(level) != winning {
             let won = LEVELS[winning.unwrap_or(level)];
             (false, format!("a more specific match wins ({won})"))
-        } else if blocked {
-            (false, self.blocked_reason(n, player))
         } else if exclude.contains(id_hash(ad.id.as_bytes())) {
             (false, "excluded by the request".to_owned())
         } else {
