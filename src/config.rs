@@ -345,7 +345,9 @@ mod tests {
         assert_eq!(budget.sync_interval, Duration::from_secs(2));
         assert_eq!(budget.on_store_failure, OnStoreFailure::Closed);
         assert!(Config::try_parse_from(["adserver", "--budget-sync-interval", "0"]).is_err());
-        assert!(Config::try_parse_from(["adserver", "--budget-on-store-failure", "maybe"]).is_err());
+        assert!(
+            Config::try_parse_from(["adserver", "--budget-on-store-failure", "maybe"]).is_err()
+        );
     }
 
     #[test]

@@ -202,9 +202,10 @@ fn parse_uid(raw: &[u8]) -> Result<u64, Problem> {
     match decode_into(raw, &mut buf) {
         Some([]) => Err(Problem::Empty),
         Some(uid)
-            if uid
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')) =>
+            if uid.len() <= MAX_UID
+                && uid.iter().all(|&b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
+                }) =>
         {
             Ok(crate::budget::frequency::player_hash(uid))
         }
@@ -397,8 +398,16 @@ mod tests {
         assert_eq!(uid("country=us&lang=eng"), None);
         let a = uid("country=us&lang=eng&uid=Player_1:x.y-z");
         assert!(a.is_some());
-        assert_eq!(a, uid("country=us&lang=eng&uid=Player_1%3Ax.y-z"), "decoded first");
-        assert_ne!(a, uid("country=us&lang=eng&uid=player_1:x.y-z"), "case matters");
+        assert_eq!(
+            a,
+            uid("country=us&lang=eng&uid=Player_1%3Ax.y-z"),
+            "decoded first"
+        );
+        assert_ne!(
+            a,
+            uid("country=us&lang=eng&uid=player_1:x.y-z"),
+            "case matters"
+        );
         let longest = format!("country=us&lang=eng&uid={}", "u".repeat(128));
         assert!(uid(&longest).is_some());
         let too_long = format!("country=us&lang=eng&uid={}", "u".repeat(129));

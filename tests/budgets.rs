@@ -97,9 +97,14 @@ async fn when_every_eligible_ad_is_capped_the_answer_is_no_ad() {
     sync(&server).await;
     assert_eq!(watch(&server, q).await, None);
     // `exclude`'s "a repeat beats no ad" never brings a capped ad back.
-    assert_eq!(watch(&server, "country=ca&lang=fre&exclude=solo").await, None);
+    assert_eq!(
+        watch(&server, "country=ca&lang=fre&exclude=solo").await,
+        None
+    );
     // VAST: an empty document, as for any no-ad answer.
-    let vast = server.get("/ad_request?country=ca&lang=fre&format=vast").await;
+    let vast = server
+        .get("/ad_request?country=ca&lang=fre&format=vast")
+        .await;
     assert_eq!(vast.status, 200);
     assert!(!vast.body.contains("<Ad "), "{}", vast.body);
 }
@@ -121,7 +126,10 @@ async fn explain_names_the_cap_and_stats_show_cap_and_remaining() {
     assert_eq!(a1["id"], "a1");
     assert_eq!(a1["eligible"], false);
     let reason = a1["reason"].as_str().unwrap();
-    assert!(reason.starts_with("daily cap reached: 2 of 2 impressions today"), "{reason}");
+    assert!(
+        reason.starts_with("daily cap reached: 2 of 2 impressions today"),
+        "{reason}"
+    );
     assert_eq!(a1["budget"]["impressions_today"], 2);
     assert_eq!(a1["budget"]["state"], "daily_cap");
     assert_eq!(v["ads"][1]["eligible"], true);
@@ -132,7 +140,10 @@ async fn explain_names_the_cap_and_stats_show_cap_and_remaining() {
     let row = &v["ads"][0];
     assert_eq!(row["id"], "a1");
     assert_eq!(row["impression"], 2);
-    assert_eq!(row["cap"], serde_json::json!({"daily":2,"total":10,"pacing":"asap"}));
+    assert_eq!(
+        row["cap"],
+        serde_json::json!({"daily":2,"total":10,"pacing":"asap"})
+    );
     assert_eq!(row["remaining"], serde_json::json!({"daily":0,"total":8}));
     assert!(v["ads"][1].get("cap").is_none());
     // The SPEC fields keep their order: the budget fields come last.
@@ -145,7 +156,14 @@ async fn explain_names_the_cap_and_stats_show_cap_and_remaining() {
 async fn even_pacing_spreads_the_day_within_its_margin() {
     // 96 a day over 24 hours: 1 per quarter hour, margin max(1, 2%) = 1.
     let feed = feed_of_ads(&[
-        ad_json("paced", "us", "eng", 0, 0, r#","daily_cap":96,"pacing":"even""#),
+        ad_json(
+            "paced",
+            "us",
+            "eng",
+            0,
+            0,
+            r#","daily_cap":96,"pacing":"even""#,
+        ),
         ad_json("house", "*", "*", 0, 0, ""),
     ]);
     let server = server_with(&feed).await;
@@ -167,9 +185,18 @@ async fn even_pacing_spreads_the_day_within_its_margin() {
         total += this_quarter;
         // By hh:mm+14 the share is (quarter + 14/15) / 96 of the day.
         let allowed = (96.0 * (quarter as f64 + 14.0 / 15.0) / 96.0).floor() as u64 + 1;
-        assert!(total <= allowed.min(96), "quarter {quarter}: {total} > {allowed}");
-        assert!(total + 1 >= allowed.min(96), "quarter {quarter}: only {total} of {allowed}");
-        assert!(this_quarter <= 2, "quarter {quarter}: {this_quarter} at once");
+        assert!(
+            total <= allowed.min(96),
+            "quarter {quarter}: {total} > {allowed}"
+        );
+        assert!(
+            total + 1 >= allowed.min(96),
+            "quarter {quarter}: only {total} of {allowed}"
+        );
+        assert!(
+            this_quarter <= 2,
+            "quarter {quarter}: {this_quarter} at once"
+        );
     }
     assert_eq!(total, 96, "the whole cap is spent by the end of the day");
 }
@@ -177,7 +204,14 @@ async fn even_pacing_spreads_the_day_within_its_margin() {
 #[tokio::test]
 async fn frequency_caps_count_servings_per_uid_in_a_window() {
     let feed = feed_of_ads(&[
-        ad_json("a1", "us", "eng", 0, 0, r#","frequency_cap":{"count":2,"hours":1}"#),
+        ad_json(
+            "a1",
+            "us",
+            "eng",
+            0,
+            0,
+            r#","frequency_cap":{"count":2,"hours":1}"#,
+        ),
         ad_json("house", "*", "*", 0, 0, ""),
     ]);
     let server = server_with(&feed).await;
@@ -195,9 +229,13 @@ async fn frequency_caps_count_servings_per_uid_in_a_window() {
     assert_eq!(ask("p1").await, "house", "p1 has had its two");
     assert_eq!(ask("p2").await, "a1", "another player");
     assert_eq!(server.get(&format!("/ad_request?{US}")).await.ad_id(), "a1");
-    let explain = server.admin_get("/explain?country=us&lang=eng&uid=p1").await;
+    let explain = server
+        .admin_get("/explain?country=us&lang=eng&uid=p1")
+        .await;
     assert!(
-        explain.body.contains("frequency cap reached for this player: 2 of 2 in 1 hours"),
+        explain
+            .body
+            .contains("frequency cap reached for this player: 2 of 2 in 1 hours"),
         "{}",
         explain.body
     );

@@ -158,7 +158,11 @@ async fn redis_down_fail_open_counts_last_known_plus_local() {
     tick(&server).await;
     assert_eq!(watch(&server).await, "house", "3 known + 2 local = the cap");
     let explain = server.admin_get("/explain?country=us&lang=eng").await;
-    assert!(explain.body.contains("daily cap reached: 5 of 5"), "{}", explain.body);
+    assert!(
+        explain.body.contains("daily cap reached: 5 of 5"),
+        "{}",
+        explain.body
+    );
     redis.restart();
     tick(&server).await;
     // The restarted Redis kept nothing (no persistence) but this replica's
@@ -185,7 +189,11 @@ async fn redis_down_fail_closed_blocks_capped_ads_once_counts_are_stale() {
     tick(&server).await;
     assert_eq!(watch(&server).await, "house");
     let explain = server.admin_get("/explain?country=us&lang=eng").await;
-    assert!(explain.body.contains("store_unreachable"), "{}", explain.body);
+    assert!(
+        explain.body.contains("store_unreachable"),
+        "{}",
+        explain.body
+    );
     redis.restart();
     tick(&server).await;
     assert_eq!(watch(&server).await, "a1", "open again once Redis answers");

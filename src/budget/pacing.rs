@@ -74,7 +74,10 @@ mod tests {
         let all_day = window(0, 0);
         assert_eq!(elapsed_share(at("2026-01-15T00:00:00Z"), &all_day), 0.0);
         assert_eq!(elapsed_share(at("2026-01-15T12:00:00Z"), &all_day), 0.5);
-        assert_eq!(elapsed_share(at("2026-01-15T06:07:30Z"), &all_day), 0.2552083333333333);
+        assert_eq!(
+            elapsed_share(at("2026-01-15T06:07:30Z"), &all_day),
+            0.2552083333333333
+        );
         // 08:00-12:00: half of it has passed at 10:00, none before 8.
         let morning = window(8, 12);
         assert_eq!(elapsed_share(at("2026-01-15T07:59:00Z"), &morning), 0.0);

@@ -87,7 +87,9 @@ pub fn sync(catalog: &Catalog, ledger: &Ledger, clock: &dyn Clock) {
     }
     let stale_after = budgets.settings.sync_interval * STALE_AFTER_SYNCS;
     let stale = budgets.settings.on_store_failure == OnStoreFailure::Closed
-        && fleet.last_read.map_or(true, |at| at.elapsed() > stale_after);
+        && fleet
+            .last_read
+            .map_or(true, |at| at.elapsed() > stale_after);
     for (ad, gate) in capped {
         let known = fleet.counts.get(&*ad.id).copied().unwrap_or_default();
         let fleet_today = if known.day == today { known.today } else { 0 };
@@ -117,7 +119,9 @@ fn pacing_allowance(ad: &AdFacts, clock: &dyn Clock, now: DateTime<Utc>) -> Opti
         return None;
     }
     let share = pacing::elapsed_share(now, |t| {
-        let hour = ad.zone.map_or_else(|| clock.hour_at(t), |zone| zone.hour_at(t));
+        let hour = ad
+            .zone
+            .map_or_else(|| clock.hour_at(t), |zone| zone.hour_at(t));
         ad.window.contains(hour)
     });
     Some(pacing::allowed(cap, share))

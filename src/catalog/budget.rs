@@ -16,10 +16,9 @@ impl Catalog {
             return false;
         }
         match (self.ads[ad as usize].budget.frequency_cap, player) {
-            (Some(cap), Some(p)) => {
-                p.caps
-                    .allows(p.hash, self.id_hashes[ad as usize], cap, p.hour)
-            }
+            (Some(cap), Some(p)) => p
+                .caps
+                .allows(p.hash, self.id_hashes[ad as usize], cap, p.hour),
             _ => true,
         }
     }

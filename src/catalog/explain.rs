@@ -187,16 +187,23 @@ impl Catalog {
     fn blocked_reason(&self, n: usize, player: Option<Player<'_>>) -> String {
         let budget = self.ads[n].budget;
         if let Some(view) = self.gate(n as u32).map(|g| g.view()) {
-            let counts = "fleet and this replica's unflushed impressions, as of the last budget sync";
+            let counts =
+                "fleet and this replica's unflushed impressions, as of the last budget sync";
             match view.verdict {
                 Gated::Open => {}
                 Gated::DailyCap => {
                     let cap = budget.daily_cap.unwrap_or(0);
-                    return format!("daily cap reached: {} of {cap} impressions today (UTC; {counts})", view.today);
+                    return format!(
+                        "daily cap reached: {} of {cap} impressions today (UTC; {counts})",
+                        view.today
+                    );
                 }
                 Gated::TotalCap => {
                     let cap = budget.total_cap.unwrap_or(0);
-                    return format!("total cap reached: {} of {cap} impressions ({counts})", view.total);
+                    return format!(
+                        "total cap reached: {} of {cap} impressions ({counts})",
+                        view.total
+                    );
                 }
                 Gated::Pacing => {
                     return format!(

@@ -160,7 +160,12 @@ fn budget(entry: &Json<'_, '_>) -> Result<Budget, Broken> {
                     shown(other)
                 )))
             }
-            None => return Err(bad(format!("pacing must be a string, not {}", kind(&value)))),
+            None => {
+                return Err(bad(format!(
+                    "pacing must be a string, not {}",
+                    kind(&value)
+                )))
+            }
         },
     };
     let frequency_cap = match entry.get("frequency_cap") {
@@ -169,9 +174,12 @@ fn budget(entry: &Json<'_, '_>) -> Result<Budget, Broken> {
             count: positive(&value, "frequency_cap.count", 1_000_000)?
                 .ok_or_else(|| bad("frequency_cap.count is missing".into()))?
                 as u32,
-            hours: positive(&value, "frequency_cap.hours", u64::from(MAX_FREQUENCY_HOURS))?
-                .ok_or_else(|| bad("frequency_cap.hours is missing".into()))?
-                as u32,
+            hours: positive(
+                &value,
+                "frequency_cap.hours",
+                u64::from(MAX_FREQUENCY_HOURS),
+            )?
+            .ok_or_else(|| bad("frequency_cap.hours is missing".into()))? as u32,
         }),
         Some(value) => {
             return Err(bad(format!(
@@ -502,22 +510,65 @@ mod tests {
         assert_eq!(budget.pacing, Pacing::Even);
         assert_eq!(
             budget.frequency_cap,
-            Some(FrequencyCap { count: 3, hours: 24 })
+            Some(FrequencyCap {
+                count: 3,
+                hours: 24
+            })
         );
         let plain = parse(feed_of(&[GOOD])).unwrap();
         assert!(plain.ads[0].budget.is_unlimited());
         let cases = [
-            ("daily_cap", "0", "daily_cap 0 is not an integer from 1 to 9223372036854775807"),
-            ("daily_cap", "-5", "daily_cap -5 is not an integer from 1 to 9223372036854775807"),
-            ("total_cap", "1.5", "total_cap must be a positive integer, not a fractional number"),
-            ("total_cap", r#""10""#, "total_cap must be a positive integer, not a string"),
-            ("pacing", r#""fast""#, r#"pacing "fast" is not "asap" or "even""#),
+            (
+                "daily_cap",
+                "0",
+                "daily_cap 0 is not an integer from 1 to 9223372036854775807",
+            ),
+            (
+                "daily_cap",
+                "-5",
+                "daily_cap -5 is not an integer from 1 to 9223372036854775807",
+            ),
+            (
+                "total_cap",
+                "1.5",
+                "total_cap must be a positive integer, not a fractional number",
+            ),
+            (
+                "total_cap",
+                r#""10""#,
+                "total_cap must be a positive integer, not a string",
+            ),
+            (
+                "pacing",
+                r#""fast""#,
+                r#"pacing "fast" is not "asap" or "even""#,
+            ),
             ("pacing", "1", "pacing must be a string, not a number"),
-            ("frequency_cap", "3", r#"frequency_cap must be an object {"count":N,"hours":H}, not a number"#),
-            ("frequency_cap", r#"{"count":3}"#, "frequency_cap.hours is missing"),
-            ("frequency_cap", r#"{"hours":3}"#, "frequency_cap.count is missing"),
-            ("frequency_cap", r#"{"count":0,"hours":3}"#, "frequency_cap.count 0 is not an integer from 1 to 1000000"),
-            ("frequency_cap", r#"{"count":1,"hours":721}"#, "frequency_cap.hours 721 is not an integer from 1 to 720"),
+            (
+                "frequency_cap",
+                "3",
+                r#"frequency_cap must be an object {"count":N,"hours":H}, not a number"#,
+            ),
+            (
+                "frequency_cap",
+                r#"{"count":3}"#,
+                "frequency_cap.hours is missing",
+            ),
+            (
+                "frequency_cap",
+                r#"{"hours":3}"#,
+                "frequency_cap.count is missing",
+            ),
+            (
+                "frequency_cap",
+                r#"{"count":0,"hours":3}"#,
+                "frequency_cap.count 0 is not an integer from 1 to 1000000",
+            ),
+            (
+                "frequency_cap",
+                r#"{"count":1,"hours":721}"#,
+                "frequency_cap.hours 721 is not an integer from 1 to 720",
+            ),
         ];
         for (field, value, rule) in cases {
             assert_eq!(rule_of(&with(field, Some(value))), rule, "{field}={value}");

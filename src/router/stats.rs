@@ -12,8 +12,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::answer::Answer;
-use crate::invalid_request;
 use crate::catalog::Catalog;
+use crate::invalid_request;
 use crate::ledger::{render, AdCounts, Day, Event};
 use crate::state::State;
 
