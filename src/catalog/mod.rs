@@ -40,6 +40,10 @@ pub use explain::{BudgetFacts, Explanation, FrequencyFacts, Verdict};
 /// (logged at compile time), which bounds the request path's work.
 pub const MAX_ZONED: usize = 64;
 
+/// Turns a request passes on past blocked ads before it scans the bucket
+/// for an open one: bounds the atomic increments a request makes.
+const MAX_TURNS_GIVEN: u64 = 8;
+
 /// One request's question, as [`Catalog::select`] and [`Catalog::explain`]
 /// both take it.
 #[derive(Debug, Clone, Copy)]
@@ -235,9 +239,20 @@ impl Catalog {
             unreachable!("position {position} is within {len}")
         };
         // Relaxed: the cursor only spreads requests; it guards no other data.
-        let turn = slot.cursor.fetch_add(1, Ordering::Relaxed) % len;
+        let mut turn = slot.cursor.fetch_add(1, Ordering::Relaxed) % len;
         if !self.limited && exclude.is_empty() {
             return Some(at(turn));
+        }
+        if self.limited {
+            // A blocked ad gives its turn away: the cursor moves on, so the
+            // open ads share the rotation evenly rather than the ad after a
+            // blocked one taking both turns. A few tries, then the scan.
+            for _ in 1..len.min(MAX_TURNS_GIVEN) {
+                if self.may_serve(at(turn), player) {
+                    break;
+                }
+                turn = slot.cursor.fetch_add(1, Ordering::Relaxed) % len;
+            }
         }
         // The next ad in turn that is neither blocked nor excluded; if all
         // that are not blocked are excluded, the first of those (a repeat
