@@ -223,7 +223,8 @@ pub struct Config {
     pub budget_on_store_failure: OnStoreFailure,
 
     /// (player, ad) pairs frequency caps remember at most, on this replica
-    /// (under 100 bytes each); the least used are forgotten beyond it.
+    /// (about 85 bytes each, allocated as they come); the least used are
+    /// forgotten beyond it.
     #[arg(long, env = "ADSERVER_FREQUENCY_CAP_ENTRIES", value_name = "N", default_value_t = 1_000_000,
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub frequency_cap_entries: u64,

@@ -12,7 +12,9 @@
 //! what makes the next request of the same player see it.
 //!
 //! The pairs live in a `quick_cache` map of at most `--frequency-cap-entries`
-//! entries (16-byte key, 8-byte value; see [`FrequencyCaps::memory_bytes`]).
+//! entries: 85 bytes a pair by `quick_cache`'s own count (8,511,232 bytes for
+//! 100,000 pairs, [`FrequencyCaps::memory_bytes`]), so the default 1,000,000
+//! pairs take about 85 MB when full; the map grows as pairs arrive.
 //! When full, its CLOCK-Pro policy evicts pairs seen once and not since; an
 //! evicted pair starts again at zero, so memory pressure can only let a
 //! player see an ad more often, never block one wrongly.
