@@ -88,6 +88,9 @@ pub enum EventOutcome {
 
 type QueuedEvent = (Day, Arc<str>, Event, [u8; 16]);
 
+/// `(day, ad, event, n)`: one count of a batch, as the budget sync reads it.
+pub type Count = (Day, Arc<str>, Event, u64);
+
 /// The ledger of one process. Shared as `Arc<Ledger>`.
 pub struct Ledger {
     store: Box<dyn Store>,
@@ -103,7 +106,7 @@ pub struct Ledger {
     pending_total: AtomicU64,
     /// The pending batch's counts of each event, readable while a write
     /// holds `pending` (the budget sync must not wait on a slow store).
-    pending_view: Mutex<Vec<(Day, Arc<str>, Event, u64)>>,
+    pending_view: Mutex<Vec<Count>>,
     budgets: Budgets,
     flush_ok: AtomicU64,
     /// Whether the last flush failed (so an outage logs twice, not per tick).

@@ -42,7 +42,7 @@ impl Batch {
 
     /// `(day, ad, event, n)` with each event counted as one, for the
     /// budget sync's view of a batch being written.
-    pub fn per_event(&self) -> Vec<(Day, Arc<str>, Event, u64)> {
+    pub fn per_event(&self) -> Vec<super::Count> {
         self.counts
             .iter()
             .cloned()
