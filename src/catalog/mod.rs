@@ -12,7 +12,7 @@
 //! integer, an index, and one atomic increment for rotation. A catalog is immutable once built
 //! (but for its rotation cursors) and is shared through `arc-swap`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use ahash::AHashMap;
 use bytes::Bytes;
@@ -31,6 +31,7 @@ mod compile;
 mod exclude;
 mod explain;
 pub mod rotation;
+mod turn;
 
 pub use chosen::Chosen;
 pub use exclude::{id_hash, Exclude, MAX_EXCLUDED};
@@ -39,10 +40,6 @@ pub use explain::{BudgetFacts, Explanation, FrequencyFacts, Verdict};
 /// Own-zone ads considered per request and pair level; more are ignored
 /// (logged at compile time), which bounds the request path's work.
 pub const MAX_ZONED: usize = 64;
-
-/// Turns a request passes on past blocked ads before it scans the bucket
-/// for an open one: bounds the atomic increments a request makes.
-const MAX_TURNS_GIVEN: u64 = 8;
 
 /// One request's question, as [`Catalog::select`] and [`Catalog::explain`]
 /// both take it.
@@ -186,89 +183,6 @@ impl Catalog {
             }
         }
         None
-    }
-
-    /// The pair's own-zone ads eligible at `now`, written into `out`.
-    #[inline]
-    fn zoned_eligible<'o>(
-        &self,
-        pair: u32,
-        now: DateTime<Utc>,
-        out: &'o mut [u32; MAX_ZONED],
-    ) -> &'o [u32] {
-        let Run { start, len } = self.zoned_of[pair as usize];
-        let mut n = 0;
-        for zoned in &self.zoned[start as usize..][..len as usize] {
-            if n < MAX_ZONED && zoned.window.contains(zoned.zone.hour_at(now)) {
-                out[n] = zoned.ad;
-                n += 1;
-            }
-        }
-        &out[..n]
-    }
-
-    /// One turn of a bucket's rotation: its cycle, then the eligible
-    /// own-zone ads (each for as many turns as its weight). `None` when
-    /// every ad of the bucket is blocked by its budget.
-    #[inline]
-    fn turn(
-        &self,
-        slot: &Slot,
-        zoned: &[u32],
-        exclude: &Exclude,
-        player: Option<Player<'_>>,
-    ) -> Option<u32> {
-        let cycle = &self.members[slot.start as usize..][..slot.len as usize];
-        let zoned_turns: u64 = zoned
-            .iter()
-            .map(|&n| u64::from(self.ads[n as usize].weight))
-            .sum();
-        let len = cycle.len() as u64 + zoned_turns;
-        let at = |position: u64| -> u32 {
-            if position < cycle.len() as u64 {
-                return cycle[position as usize];
-            }
-            let mut rest = position - cycle.len() as u64;
-            for &n in zoned {
-                let weight = u64::from(self.ads[n as usize].weight);
-                if rest < weight {
-                    return n;
-                }
-                rest -= weight;
-            }
-            unreachable!("position {position} is within {len}")
-        };
-        // Relaxed: the cursor only spreads requests; it guards no other data.
-        let mut turn = slot.cursor.fetch_add(1, Ordering::Relaxed) % len;
-        if !self.limited && exclude.is_empty() {
-            return Some(at(turn));
-        }
-        if self.limited {
-            // A blocked ad gives its turn away: the cursor moves on, so the
-            // open ads share the rotation evenly rather than the ad after a
-            // blocked one taking both turns. A few tries, then the scan.
-            for _ in 1..len.min(MAX_TURNS_GIVEN) {
-                if self.may_serve(at(turn), player) {
-                    break;
-                }
-                turn = slot.cursor.fetch_add(1, Ordering::Relaxed) % len;
-            }
-        }
-        // The next ad in turn that is neither blocked nor excluded; if all
-        // that are not blocked are excluded, the first of those (a repeat
-        // beats no ad). A blocked ad is never the answer.
-        let mut repeat = None;
-        for step in 0..len {
-            let n = at((turn + step) % len);
-            if self.limited && !self.may_serve(n, player) {
-                continue;
-            }
-            if !exclude.contains(self.id_hashes[n as usize]) {
-                return Some(n);
-            }
-            repeat.get_or_insert(n);
-        }
-        repeat
     }
 
     /// Valid ads in the catalog.
