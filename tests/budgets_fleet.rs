@@ -198,3 +198,39 @@ async fn redis_down_fail_closed_blocks_capped_ads_once_counts_are_stale() {
     tick(&server).await;
     assert_eq!(watch(&server).await, "a1", "open again once Redis answers");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_cap_in_redis_counts_every_day_old_ones_included() {
+    let redis = RedisServer::start();
+    let server = replica(
+        &redis.url(),
+        BudgetSettings::default(),
+        &feed(r#","total_cap":4"#),
+    )
+    .await;
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "a1");
+    assert_eq!(watch(&server).await, "a1");
+    tick(&server).await;
+    // Three days later the first day is an "old" day, summed apart.
+    server
+        .clock
+        .set_instant("2026-01-18T12:00:00Z".parse().unwrap());
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "a1");
+    tick(&server).await;
+    // The next day is "yesterday" now: read every sync.
+    server
+        .clock
+        .set_instant("2026-01-19T12:00:00Z".parse().unwrap());
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "a1");
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "house", "2 + 1 + 1 = the total cap");
+    let explain = server.admin_get("/explain?country=us&lang=eng").await;
+    assert!(
+        explain.body.contains("total cap reached: 4 of 4"),
+        "{}",
+        explain.body
+    );
+}

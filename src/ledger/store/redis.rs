@@ -15,7 +15,8 @@
 //! instead every flush first adds its days to the set `adserver:days`
 //! (`SADD`, safe to repeat), and [`Store::budget_counts`] reads that set and
 //! then `HMGET`s the capped ads from each day's `impression` hash: one
-//! round trip per day that has counts, every budget sync.
+//! round trip for yesterday and one for today every budget sync; the days
+//! before are summed once a minute (they change only with late beacons).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -84,6 +85,21 @@ pub struct RedisStore {
     event_ttl_secs: u64,
     apply: Script,
     read: Script,
+    /// Budget totals of the days before yesterday, re-read at most every
+    /// [`OLD_DAYS_REFRESH`]: those days change only with late beacons or a
+    /// replica's long-pending batch, and re-reading a year of days every
+    /// sync would cost a year of round trips a second.
+    old_days: Mutex<Option<OldDays>>,
+}
+
+/// How stale the old days' budget totals may get.
+const OLD_DAYS_REFRESH: Duration = Duration::from_secs(60);
+
+/// Impressions per ad over every day before `before`, read at `at`.
+struct OldDays {
+    at: std::time::Instant,
+    before: Day,
+    per_ad: HashMap<String, u64>,
 }
 
 impl RedisStore {
@@ -113,6 +129,7 @@ impl RedisStore {
             event_ttl_secs,
             apply: Script::new(APPLY),
             read: Script::new(READ),
+            old_days: Mutex::new(None),
         }
     }
 
@@ -162,6 +179,17 @@ impl RedisStore {
 
 /// The set of days (`YYYY-MM-DD`) that have counts, for budget totals.
 const DAYS: &str = "adserver:days";
+
+impl RedisStore {
+    /// Each of `ads`' impressions on `day`, in order.
+    fn impressions_on(&self, day: Day, ads: &[&str]) -> Result<Vec<u64>, StoreError> {
+        let key = format!("{}c:{}", prefix(day), Event::Impression.name());
+        let counts: Vec<Option<u64>> = self.with(&self.reader, |c| {
+            redis::cmd("HMGET").arg(&key).arg(ads).query(c)
+        })?;
+        Ok(counts.into_iter().map(|n| n.unwrap_or(0)).collect())
+    }
+}
 
 fn prefix(day: Day) -> String {
     format!("adserver:{{{day}}}:")
@@ -224,21 +252,37 @@ impl Store for RedisStore {
         }
         let days: Vec<String> =
             self.with(&self.reader, |c| redis::cmd("SMEMBERS").arg(DAYS).query(c))?;
-        let today_name = today.to_string();
-        for day in days {
-            // Only names this server wrote: a key built from anything else
-            // could land outside the day's slot.
-            let Ok(parsed) = day.parse::<Day>() else {
-                continue;
-            };
-            let key = format!("{}c:{}", prefix(parsed), Event::Impression.name());
-            let counts: Vec<Option<u64>> = self.with(&self.reader, |c| {
-                redis::cmd("HMGET").arg(&key).arg(ads).query(c)
-            })?;
-            for (slot, n) in out.iter_mut().zip(counts) {
-                let n = n.unwrap_or(0);
+        // Only names this server wrote: a key built from anything else
+        // could land outside the day's slot.
+        let days: Vec<Day> = days.iter().filter_map(|d| d.parse().ok()).collect();
+        let recent = Day(today.0.saturating_sub(1));
+        let mut old = self.old_days.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = old.as_ref().is_some_and(|o| {
+            o.before == recent
+                && o.at.elapsed() < OLD_DAYS_REFRESH
+                && ads.iter().all(|a| o.per_ad.contains_key(*a))
+        });
+        if !fresh {
+            let mut per_ad: HashMap<String, u64> = ads.iter().map(|a| (a.to_string(), 0)).collect();
+            for &day in days.iter().filter(|&&d| d < recent) {
+                for (ad, n) in ads.iter().zip(self.impressions_on(day, ads)?) {
+                    *per_ad.entry(ad.to_string()).or_default() += n;
+                }
+            }
+            *old = Some(OldDays {
+                at: std::time::Instant::now(),
+                before: recent,
+                per_ad,
+            });
+        }
+        let old = old.as_ref().expect("set above");
+        for (slot, ad) in out.iter_mut().zip(ads) {
+            slot.1 = old.per_ad.get(*ad).copied().unwrap_or(0);
+        }
+        for &day in days.iter().filter(|&&d| d >= recent) {
+            for (slot, n) in out.iter_mut().zip(self.impressions_on(day, ads)?) {
                 slot.1 += n;
-                if day == today_name {
+                if day == today {
                     slot.0 += n;
                 }
             }
