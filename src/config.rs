@@ -9,6 +9,7 @@ use clap::Parser;
 
 use std::path::PathBuf;
 
+use crate::budget::{BudgetSettings, OnStoreFailure};
 use crate::clock::{HourBasis, Zone};
 use crate::delivery::Tracking;
 use crate::fetch::{FetchLimits, Source};
@@ -205,6 +206,28 @@ pub struct Config {
     #[arg(long, env = "ADSERVER_LEDGER_FLUSH_INTERVAL", value_name = "SECONDS", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub ledger_flush_interval: u64,
+
+    /// Seconds between budget syncs: each reads the fleet's impression
+    /// counts of capped ads from the ledger and blocks the ads at a cap
+    /// (README "Budgets"). Overshoot past a cap grows with it.
+    #[arg(long, env = "ADSERVER_BUDGET_SYNC_INTERVAL", value_name = "SECONDS", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub budget_sync_interval: u64,
+
+    /// What capped ads do while the ledger's store cannot be read: open
+    /// keeps serving on the last known fleet counts plus this replica's;
+    /// closed blocks every capped ad once the counts are older than three
+    /// sync intervals.
+    #[arg(long, env = "ADSERVER_BUDGET_ON_STORE_FAILURE", value_enum,
+          default_value_t = OnStoreFailure::Open)]
+    pub budget_on_store_failure: OnStoreFailure,
+
+    /// (player, ad) pairs frequency caps remember at most, on this replica
+    /// (about 85 bytes each, allocated as they come); the least used are
+    /// forgotten beyond it.
+    #[arg(long, env = "ADSERVER_FREQUENCY_CAP_ENTRIES", value_name = "N", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub frequency_cap_entries: u64,
 }
 
 fn public_url(s: &str) -> Result<String, String> {
@@ -236,6 +259,11 @@ impl Config {
             dedup: DedupConfig {
                 ttl: Duration::from_secs(self.event_ttl),
                 ..DedupConfig::default()
+            },
+            budget: BudgetSettings {
+                sync_interval: Duration::from_secs(self.budget_sync_interval),
+                on_store_failure: self.budget_on_store_failure,
+                frequency_entries: self.frequency_cap_entries as usize,
             },
             ..LedgerConfig::default()
         }
@@ -298,6 +326,29 @@ mod tests {
         assert_eq!(c.admin_max_connections, 64);
         assert!(c.api_keys_file.is_none() && c.jwks.is_none() && c.rate_limit.is_none());
         assert!(!c.trust_forwarded_for && !c.allow_insecure_feed);
+        let budget = c.ledger_config().budget;
+        assert_eq!(budget.sync_interval, Duration::from_secs(1));
+        assert_eq!(budget.on_store_failure, OnStoreFailure::Open);
+        assert_eq!(budget.frequency_entries, 1_000_000);
+    }
+
+    #[test]
+    fn budget_flags_parse() {
+        let c = Config::try_parse_from([
+            "adserver",
+            "--budget-sync-interval",
+            "2",
+            "--budget-on-store-failure",
+            "closed",
+        ])
+        .unwrap();
+        let budget = c.ledger_config().budget;
+        assert_eq!(budget.sync_interval, Duration::from_secs(2));
+        assert_eq!(budget.on_store_failure, OnStoreFailure::Closed);
+        assert!(Config::try_parse_from(["adserver", "--budget-sync-interval", "0"]).is_err());
+        assert!(
+            Config::try_parse_from(["adserver", "--budget-on-store-failure", "maybe"]).is_err()
+        );
     }
 
     #[test]
@@ -373,6 +424,9 @@ mod tests {
             "ADSERVER_EVENT_TTL",
             "ADSERVER_LEDGER",
             "ADSERVER_LEDGER_FLUSH_INTERVAL",
+            "ADSERVER_BUDGET_SYNC_INTERVAL",
+            "ADSERVER_BUDGET_ON_STORE_FAILURE",
+            "ADSERVER_FREQUENCY_CAP_ENTRIES",
             "ADSERVER_HOUR_BASIS",
             "ADSERVER_HEADER_TIMEOUT",
             "ADSERVER_MAX_CONNECTIONS",

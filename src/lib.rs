@@ -34,6 +34,7 @@
 //! - [`metrics`]: atomic counters rendered for Prometheus; requests are counted
 //!   under the routes the [`router`] names, so metrics imports nothing above it.
 //! - [`ledger`]: served and event counts per day and ad, flushed in batches to memory, SQLite or Redis.
+//! - [`budget`]: daily and total caps, pacing and frequency caps: the gates `select` reads and the loop that sets them.
 //! - [`refresh`]: loading and reloading the feed off the request path.
 //! - [`background`]: the low-priority thread that rebuilds run on.
 //! - [`synthetic`]: generated feeds and the sample feed, for tests, benches, examples and load tests.
@@ -46,6 +47,7 @@ pub mod access;
 pub mod answer;
 pub mod auth;
 pub mod background;
+pub mod budget;
 pub mod catalog;
 pub mod clock;
 pub mod codes;

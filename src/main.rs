@@ -8,6 +8,7 @@ use clap::Parser;
 use adserver::access::Access;
 use adserver::auth::{self, ApiKeys, Auth, JwtSettings, JwtVerifier};
 use adserver::background::{Loops, Shutdown};
+use adserver::budget::BudgetSync;
 use adserver::clock::SystemClock;
 use adserver::config::{Config, LogFormat};
 use adserver::delivery::{Delivery, EventCounters, EventKey, ServingIds};
@@ -89,10 +90,19 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         loops.spawn("jwks refresh", jwks_refresh);
     }
 
+    // Caps are judged from the first catalog on; the thread reads the
+    // store, never the request path.
+    let budget_sync = BudgetSync::spawn(
+        Arc::clone(&state.catalog),
+        Arc::clone(&state.delivery.ledger),
+        Arc::clone(&state.clock),
+    )?;
+
     let ledger = Arc::clone(&state.delivery.ledger);
     let drained = server::serve(public, admin, state, options, server::shutdown_signal()).await;
     // After the connections: a refresh may still land while they drain.
     let stuck = loops.stop(LOOPS_STOP_TIMEOUT).await;
+    tokio::task::spawn_blocking(move || budget_sync.shutdown()).await?;
     // Last: every answer and beacon has been counted by now. The flusher
     // writes once more as it stops; what that write could not store is
     // said out loud (a crash would lose at most one interval anyway).
@@ -136,6 +146,8 @@ async fn build_delivery(
         ledger = %config.ledger,
         flush_interval_s = config.ledger_flush_interval,
         event_ttl_s = config.event_ttl,
+        budget_sync_interval_s = config.budget_sync_interval,
+        budget_on_store_failure = %config.budget_on_store_failure,
         "delivery"
     );
     let delivery = Delivery {

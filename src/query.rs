@@ -20,6 +20,9 @@ pub struct AdRequest {
     pub exclude: Exclude,
     /// `format`: `json` (the default) or `vast` (README "Delivery").
     pub format: Format,
+    /// `uid`, hashed ([`crate::budget::frequency::player_hash`]): the
+    /// player frequency caps count (README "Budgets").
+    pub uid: Option<u64>,
 }
 
 /// How an ad answer is written.
@@ -38,6 +41,7 @@ pub enum Param {
     UtcOffset,
     Exclude,
     Format,
+    Uid,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,9 @@ const MAX_VALUE: usize = 64;
 /// Room for a whole decoded `exclude` list: 16 ids of up to 64 bytes.
 const MAX_EXCLUDE_VALUE: usize = MAX_EXCLUDED * (MAX_VALUE + 1);
 
+/// The longest `uid`, in bytes.
+pub const MAX_UID: usize = 128;
+
 /// `utc_offset` bounds, in minutes: UTC-14:00 to UTC+14:00.
 const MAX_OFFSET_MINUTES: i16 = 840;
 
@@ -74,6 +81,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
     let mut offset: Option<Result<Zone, Problem>> = None;
     let mut exclude: Option<Result<Exclude, Problem>> = None;
     let mut format: Option<Result<Format, Problem>> = None;
+    let mut uid: Option<Result<u64, Problem>> = None;
     // One buffer each, reused: only values with `%` escapes are copied.
     let (mut name_buf, mut value_buf) = ([0u8; MAX_VALUE], [0u8; MAX_VALUE]);
     for pair in query.unwrap_or("").as_bytes().split(|&b| b == b'&') {
@@ -88,6 +96,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
             Some(b"utc_offset") => (Param::UtcOffset, offset.is_some()),
             Some(b"exclude") => (Param::Exclude, exclude.is_some()),
             Some(b"format") => (Param::Format, format.is_some()),
+            Some(b"uid") => (Param::Uid, uid.is_some()),
             _ => continue,
         };
         if slot_is_set {
@@ -103,6 +112,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
             Param::UtcOffset => offset = Some(check(decode(value, &mut value_buf), parse_offset)),
             Param::Exclude => exclude = Some(parse_exclude(value)),
             Param::Format => format = Some(check(decode(value, &mut value_buf), parse_format)),
+            Param::Uid => uid = Some(parse_uid(value)),
         }
     }
     let fail = |param| move |problem| QueryError { param, problem };
@@ -122,6 +132,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
         .transpose()
         .map_err(fail(Param::Format))?
         .unwrap_or_default();
+    let uid = uid.transpose().map_err(fail(Param::Uid))?;
     let player = tz.map(Zone::Iana).or(offset);
     Ok(AdRequest {
         country,
@@ -129,6 +140,7 @@ pub fn parse_ad_request(query: Option<&str>) -> Result<AdRequest, QueryError> {
         player,
         exclude,
         format,
+        uid,
     })
 }
 
@@ -181,6 +193,24 @@ fn parse_offset(value: &[u8]) -> Option<Zone> {
         return None;
     }
     Zone::from_offset_minutes(n)
+}
+
+/// `uid`: 1 to [`MAX_UID`] bytes of `A-Z a-z 0-9 . _ : -` (after
+/// percent-decoding), hashed so nothing is kept of the text.
+fn parse_uid(raw: &[u8]) -> Result<u64, Problem> {
+    let mut buf = [0u8; MAX_UID];
+    match decode_into(raw, &mut buf) {
+        Some([]) => Err(Problem::Empty),
+        Some(uid)
+            if uid.len() <= MAX_UID
+                && uid.iter().all(|&b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
+                }) =>
+        {
+            Ok(crate::budget::frequency::player_hash(uid))
+        }
+        _ => Err(Problem::Malformed),
+    }
 }
 
 /// `exclude`: ids separated by commas (literal or `%2C`), at most
@@ -357,6 +387,40 @@ mod tests {
             (too_many.as_str(), (Exclude, Malformed)),
         ];
         for (query, expected) in cases {
+            assert_eq!(err(Some(query)), expected, "{query}");
+        }
+    }
+
+    #[test]
+    fn uid_is_hashed_and_bad_ones_name_uid() {
+        use {Param::*, Problem::*};
+        let uid = |q: &str| parse_ad_request(Some(q)).unwrap().uid;
+        assert_eq!(uid("country=us&lang=eng"), None);
+        let a = uid("country=us&lang=eng&uid=Player_1:x.y-z");
+        assert!(a.is_some());
+        assert_eq!(
+            a,
+            uid("country=us&lang=eng&uid=Player_1%3Ax.y-z"),
+            "decoded first"
+        );
+        assert_ne!(
+            a,
+            uid("country=us&lang=eng&uid=player_1:x.y-z"),
+            "case matters"
+        );
+        let longest = format!("country=us&lang=eng&uid={}", "u".repeat(128));
+        assert!(uid(&longest).is_some());
+        let too_long = format!("country=us&lang=eng&uid={}", "u".repeat(129));
+        for (query, expected) in [
+            ("country=us&lang=eng&uid=", (Uid, Empty)),
+            ("country=us&lang=eng&uid", (Uid, Empty)),
+            ("country=us&lang=eng&uid=a%20b", (Uid, Malformed)),
+            ("country=us&lang=eng&uid=a/b", (Uid, Malformed)),
+            ("country=us&lang=eng&uid=%C3%A9", (Uid, Malformed)),
+            ("country=us&lang=eng&uid=a%zz", (Uid, Malformed)),
+            ("country=us&lang=eng&uid=a&uid=b", (Uid, Repeated)),
+            (too_long.as_str(), (Uid, Malformed)),
+        ] {
             assert_eq!(err(Some(query)), expected, "{query}");
         }
     }

@@ -54,6 +54,7 @@ fn build(rows: &[Row]) -> Vec<Ad> {
                 window: Window::new(start, end),
                 weight,
                 zone: None,
+                budget: Default::default(),
             }
         })
         .collect()

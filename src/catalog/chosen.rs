@@ -8,13 +8,15 @@
 //! first such answer of an ad allocates its template; every later one
 //! allocates nothing). The served tally is the ledger's, bound when the
 //! catalog is published ([`Catalog::bind`]), so a reloaded catalog counts
-//! into the same tallies as the one it replaces.
+//! into the same tallies as the one it replaces; so are the budget gates,
+//! so a reloaded catalog keeps its blocks.
 
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
 use super::Catalog;
+use crate::budget::Gate;
 use crate::delivery::{vast, Creative, Template, Tracking};
 use crate::ledger::{AdTally, Ledger};
 
@@ -27,6 +29,9 @@ pub(super) struct Delivered {
     json: Box<[OnceLock<Template>]>,
     vast: Box<[OnceLock<Template>]>,
     tallies: Box<[Arc<AdTally>]>,
+    /// Budget gates by ad number, `Some` for ads with a daily or total cap;
+    /// empty until bound.
+    pub gates: Box<[Option<Arc<Gate>>]>,
 }
 
 impl std::fmt::Debug for Delivered {
@@ -46,6 +51,7 @@ impl Delivered {
             json: (0..n).map(|_| OnceLock::new()).collect(),
             vast: (0..n).map(|_| OnceLock::new()).collect(),
             tallies: Box::default(),
+            gates: Box::default(),
         }
     }
 }
@@ -55,6 +61,12 @@ impl Catalog {
     /// previous catalog counted into). Done once, before publishing.
     pub fn bind(&mut self, ledger: &Ledger) {
         self.delivered.tallies = self.ads.iter().map(|ad| ledger.tally(&ad.id)).collect();
+        let budgets = ledger.budgets();
+        self.delivered.gates = self
+            .ads
+            .iter()
+            .map(|ad| ad.budget.counts_fleet().then(|| budgets.gate(&ad.id)))
+            .collect();
     }
 
     pub(super) fn chosen(&self, ad: u32) -> Chosen<'_> {
@@ -78,6 +90,18 @@ impl<'c> Chosen<'c> {
 
     pub fn id(&self) -> &'c str {
         &self.catalog.ads[self.ad as usize].id
+    }
+
+    /// The ad's budget (README "Budgets").
+    #[inline]
+    pub fn budget(&self) -> &'c crate::budget::Budget {
+        &self.catalog.ads[self.ad as usize].budget
+    }
+
+    /// The hash `exclude` and frequency caps know the ad by.
+    #[inline]
+    pub fn id_hash(&self) -> u64 {
+        self.catalog.id_hashes[self.ad as usize]
     }
 
     /// The ledger's tally for this ad; `None` before [`Catalog::bind`].

@@ -43,6 +43,7 @@ impl Catalog {
             ),
             skipped_entries: feed.skipped.clone().into_boxed_slice(),
             skip_counts: feed.skip_counts,
+            limited: ads.iter().any(|ad| !ad.budget.is_unlimited()),
         }
     }
 }
@@ -154,6 +155,7 @@ impl AdFacts {
             window: ad.window,
             weight: ad.weight,
             zone: ad.zone,
+            budget: ad.budget,
         }
     }
 }

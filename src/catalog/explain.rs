@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::{id_hash, Catalog, Exclude, Lookup};
+use crate::budget::{Player, Verdict as Gated};
 use crate::codes::{Country, Lang};
 
 /// The `/explain` document.
@@ -22,6 +23,44 @@ pub struct Verdict {
     pub id: String,
     pub eligible: bool,
     pub reason: String,
+    /// An ad's caps and the counts they were judged on (README "Budgets");
+    /// absent for an ad without a budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetFacts>,
+}
+
+/// What `/explain` shows of an ad's budget.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct BudgetFacts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily_cap: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_cap: Option<u64>,
+    pub pacing: &'static str,
+    /// Fleet impressions today (UTC) and in all, plus this replica's
+    /// unflushed ones, as of the last budget sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impressions_today: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impressions_total: Option<u64>,
+    /// What `even` pacing allows by now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pacing_allows: Option<u64>,
+    /// `open`, `daily_cap`, `total_cap`, `pacing` or `store_unreachable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_cap: Option<FrequencyFacts>,
+}
+
+/// An ad's frequency cap and, for a request with a player, its count.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct FrequencyFacts {
+    pub count: u32,
+    pub hours: u32,
+    /// Servings to this request's player in the open window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen: Option<u32>,
 }
 
 /// The fallback levels, most specific first, as `/explain` names them.
@@ -39,6 +78,8 @@ struct Candidate {
     /// Its index in [`LEVELS`].
     level: usize,
     in_hours: bool,
+    /// Blocked by its budget (its gate, or the player's frequency cap).
+    blocked: bool,
     /// The hour it was judged at: the basis hour, or its own zone's.
     at: u8,
 }
@@ -48,15 +89,26 @@ impl Catalog {
     /// skipped, in feed order, with whether it is eligible at the lookup's
     /// hour (the basis hour; own-zone ads are judged at `now`) and why.
     pub fn explain(&self, lookup: &Lookup) -> Explanation {
-        let candidates = self.candidates(lookup);
+        self.explain_for(lookup, None)
+    }
+
+    /// [`Catalog::explain`] for a request with a player, whose frequency
+    /// caps count. An ad blocked by its budget does not win its level, as
+    /// in [`Catalog::select_for`].
+    pub fn explain_for(&self, lookup: &Lookup, player: Option<Player<'_>>) -> Explanation {
+        let candidates = self.candidates(lookup, player);
         let winning = candidates
             .iter()
-            .filter(|c| c.in_hours)
+            .filter(|c| c.in_hours && !c.blocked)
             .map(|c| c.level)
             .min();
         let mut ads: Vec<Verdict> = candidates
             .iter()
-            .map(|c| self.verdict(c, winning, lookup.exclude))
+            .map(|c| {
+                let mut verdict = self.verdict(c, winning, lookup.exclude, player);
+                verdict.budget = self.budget_facts(c.ad, player);
+                verdict
+            })
             .collect();
         ads.extend(self.skipped_verdicts(lookup));
         Explanation {
@@ -68,7 +120,7 @@ impl Catalog {
     }
 
     /// The valid ads at any fallback level of the request, in feed order.
-    fn candidates(&self, lookup: &Lookup) -> Vec<Candidate> {
+    fn candidates(&self, lookup: &Lookup, player: Option<Player<'_>>) -> Vec<Candidate> {
         self.ads
             .iter()
             .enumerate()
@@ -79,6 +131,7 @@ impl Catalog {
                     ad: n,
                     level,
                     in_hours: ad.window.contains(at),
+                    blocked: !self.may_serve(n as u32, player),
                     at,
                 })
             })
@@ -87,14 +140,21 @@ impl Catalog {
 
     /// Why `candidate` does or does not serve, when the most specific level
     /// with an ad in its hours is `winning`.
-    fn verdict(&self, candidate: &Candidate, winning: Option<usize>, exclude: &Exclude) -> Verdict {
+    fn verdict(
+        &self,
+        candidate: &Candidate,
+        winning: Option<usize>,
+        exclude: &Exclude,
+        player: Option<Player<'_>>,
+    ) -> Verdict {
         let Candidate {
-            ad,
+            ad: n,
             level,
             in_hours,
+            blocked,
             at,
         } = *candidate;
-        let ad = &self.ads[ad];
+        let ad = &self.ads[n];
         let hours = format!("{}->{}", ad.window.start(), ad.window.end());
         let clock = ad.zone.map_or(String::new(), |zone| format!(" in {zone}"));
         let (eligible, reason) = if !in_hours {
@@ -102,6 +162,8 @@ impl Catalog {
                 false,
                 format!("wrong hour: serves {hours}{clock}, now hour {at}"),
             )
+        } else if blocked {
+            (false, self.blocked_reason(n, player))
         } else if Some(level) != winning {
             let won = LEVELS[winning.unwrap_or(level)];
             (false, format!("a more specific match wins ({won})"))
@@ -117,7 +179,78 @@ impl Catalog {
             id: ad.id.to_string(),
             eligible,
             reason,
+            budget: None,
         }
+    }
+
+    /// Which cap keeps ad `n` out, with the counts.
+    fn blocked_reason(&self, n: usize, player: Option<Player<'_>>) -> String {
+        let budget = self.ads[n].budget;
+        if let Some(view) = self.gate(n as u32).map(|g| g.view()) {
+            let counts =
+                "fleet and this replica's unflushed impressions, as of the last budget sync";
+            match view.verdict {
+                Gated::Open => {}
+                Gated::DailyCap => {
+                    let cap = budget.daily_cap.unwrap_or(0);
+                    return format!(
+                        "daily cap reached: {} of {cap} impressions today (UTC; {counts})",
+                        view.today
+                    );
+                }
+                Gated::TotalCap => {
+                    let cap = budget.total_cap.unwrap_or(0);
+                    return format!(
+                        "total cap reached: {} of {cap} impressions ({counts})",
+                        view.total
+                    );
+                }
+                Gated::Pacing => {
+                    return format!(
+                        "even pacing: {} impressions today, {} allowed by now of a daily cap of {} ({counts})",
+                        view.today,
+                        view.allowed.unwrap_or(0),
+                        budget.daily_cap.unwrap_or(0)
+                    );
+                }
+                Gated::StoreStale => {
+                    return "the fleet's counts cannot be read and --budget-on-store-failure is closed"
+                        .to_owned();
+                }
+            }
+        }
+        match (budget.frequency_cap, player) {
+            (Some(cap), Some(p)) => format!(
+                "frequency cap reached for this player: {} of {} in {} hours",
+                p.caps.seen(p.hash, self.id_hashes[n], cap, p.hour),
+                cap.count,
+                cap.hours
+            ),
+            _ => "blocked by its budget".to_owned(),
+        }
+    }
+
+    /// `/explain`'s budget object for ad `n`; `None` without a budget.
+    fn budget_facts(&self, n: usize, player: Option<Player<'_>>) -> Option<BudgetFacts> {
+        let budget = self.ads[n].budget;
+        if budget.is_unlimited() {
+            return None;
+        }
+        let view = self.gate(n as u32).map(|g| g.view());
+        Some(BudgetFacts {
+            daily_cap: budget.daily_cap,
+            total_cap: budget.total_cap,
+            pacing: budget.pacing.name(),
+            impressions_today: view.map(|v| v.today),
+            impressions_total: view.map(|v| v.total),
+            pacing_allows: view.and_then(|v| v.allowed),
+            state: view.map(|v| v.verdict.name()),
+            frequency_cap: budget.frequency_cap.map(|cap| FrequencyFacts {
+                count: cap.count,
+                hours: cap.hours,
+                seen: player.map(|p| p.caps.seen(p.hash, self.id_hashes[n], cap, p.hour)),
+            }),
+        })
     }
 
     /// The kept skipped entries the request could have reached, with the
@@ -136,6 +269,7 @@ impl Catalog {
                     .map_or_else(|| format!("#{}", s.index), str::to_owned),
                 eligible: false,
                 reason: format!("skipped by validation: {}", s.detail),
+                budget: None,
             })
     }
 }

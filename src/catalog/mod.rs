@@ -12,27 +12,30 @@
 //! integer, an index, and one atomic increment for rotation. A catalog is immutable once built
 //! (but for its rotation cursors) and is shared through `arc-swap`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use ahash::AHashMap;
 use bytes::Bytes;
 
 use chrono::{DateTime, Utc};
 
+use crate::budget::{Budget, Player};
 use crate::clock::Zone;
 use crate::codes::{Country, Lang, PairKey};
 use crate::feed::{SkipCounts, Skipped};
 use crate::window::Window;
 
+mod budget;
 mod chosen;
 mod compile;
 mod exclude;
 mod explain;
 pub mod rotation;
+mod turn;
 
 pub use chosen::Chosen;
 pub use exclude::{id_hash, Exclude, MAX_EXCLUDED};
-pub use explain::{Explanation, Verdict};
+pub use explain::{BudgetFacts, Explanation, FrequencyFacts, Verdict};
 
 /// Own-zone ads considered per request and pair level; more are ignored
 /// (logged at compile time), which bounds the request path's work.
@@ -109,6 +112,9 @@ pub struct Catalog {
     delivered: chosen::Delivered,
     /// Every skipped entry, counted per rule.
     skip_counts: SkipCounts,
+    /// Whether any ad has a budget: without one, [`Catalog::select`] never
+    /// looks at gates or players.
+    limited: bool,
 }
 
 /// An ad whose hours are read in its own zone.
@@ -128,6 +134,8 @@ pub struct AdFacts {
     pub window: Window,
     pub weight: u32,
     pub zone: Option<Zone>,
+    /// Caps and pacing (README "Budgets").
+    pub budget: Budget,
 }
 
 impl Catalog {
@@ -137,6 +145,15 @@ impl Catalog {
     /// that bucket remains. `None` when no level has an eligible ad.
     #[inline]
     pub fn select(&self, lookup: &Lookup) -> Option<Chosen<'_>> {
+        self.select_for(lookup, None)
+    }
+
+    /// [`Catalog::select`] for a known player (a request's `uid`), whose
+    /// frequency caps apply. An ad blocked by its budget, or capped for the
+    /// player, is never served: a bucket whose eligible ads are all blocked
+    /// falls through to the next level, then to no ad.
+    #[inline]
+    pub fn select_for(&self, lookup: &Lookup, player: Option<Player<'_>>) -> Option<Chosen<'_>> {
         let Lookup {
             country,
             lang,
@@ -151,76 +168,21 @@ impl Catalog {
             let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
             if self.zoned_of[pair as usize].len == 0 {
                 if slot.len > 0 {
-                    return Some(self.chosen(self.turn(slot, &[], exclude)));
+                    if let Some(ad) = self.turn(slot, &[], exclude, player) {
+                        return Some(self.chosen(ad));
+                    }
                 }
                 continue;
             }
             let mut zoned_now = [0u32; MAX_ZONED];
             let zoned = self.zoned_eligible(pair, now, &mut zoned_now);
             if slot.len > 0 || !zoned.is_empty() {
-                return Some(self.chosen(self.turn(slot, zoned, exclude)));
+                if let Some(ad) = self.turn(slot, zoned, exclude, player) {
+                    return Some(self.chosen(ad));
+                }
             }
         }
         None
-    }
-
-    /// The pair's own-zone ads eligible at `now`, written into `out`.
-    #[inline]
-    fn zoned_eligible<'o>(
-        &self,
-        pair: u32,
-        now: DateTime<Utc>,
-        out: &'o mut [u32; MAX_ZONED],
-    ) -> &'o [u32] {
-        let Run { start, len } = self.zoned_of[pair as usize];
-        let mut n = 0;
-        for zoned in &self.zoned[start as usize..][..len as usize] {
-            if n < MAX_ZONED && zoned.window.contains(zoned.zone.hour_at(now)) {
-                out[n] = zoned.ad;
-                n += 1;
-            }
-        }
-        &out[..n]
-    }
-
-    /// One turn of a bucket's rotation: its cycle, then the eligible
-    /// own-zone ads (each for as many turns as its weight).
-    #[inline]
-    fn turn(&self, slot: &Slot, zoned: &[u32], exclude: &Exclude) -> u32 {
-        let cycle = &self.members[slot.start as usize..][..slot.len as usize];
-        let zoned_turns: u64 = zoned
-            .iter()
-            .map(|&n| u64::from(self.ads[n as usize].weight))
-            .sum();
-        let len = cycle.len() as u64 + zoned_turns;
-        let at = |position: u64| -> u32 {
-            if position < cycle.len() as u64 {
-                return cycle[position as usize];
-            }
-            let mut rest = position - cycle.len() as u64;
-            for &n in zoned {
-                let weight = u64::from(self.ads[n as usize].weight);
-                if rest < weight {
-                    return n;
-                }
-                rest -= weight;
-            }
-            unreachable!("position {position} is within {len}")
-        };
-        // Relaxed: the cursor only spreads requests; it guards no other data.
-        let turn = slot.cursor.fetch_add(1, Ordering::Relaxed) % len;
-        let mut ad = at(turn);
-        if !exclude.is_empty() {
-            // The next ad in turn that is not excluded; if all are, the one
-            // whose turn it is (a repeat beats no ad).
-            if let Some(free) = (0..len)
-                .map(|step| at((turn + step) % len))
-                .find(|&n| !exclude.contains(self.id_hashes[n as usize]))
-            {
-                ad = free;
-            }
-        }
-        ad
     }
 
     /// Valid ads in the catalog.
@@ -272,6 +234,7 @@ mod tests {
             window: Window::new(start, end),
             weight: 1,
             zone: None,
+            budget: Default::default(),
         }
     }
 

@@ -16,6 +16,7 @@ pub use parse::parse;
 pub use reason::FailureReason;
 pub use skipped::{Rule, SkipCounts, Skipped};
 
+use crate::budget::Budget;
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
 use crate::delivery::Creative;
@@ -38,6 +39,8 @@ pub struct Ad {
     pub zone: Option<Zone>,
     /// What a video player needs beyond the URL (README "Delivery").
     pub creative: Creative,
+    /// Caps, pacing and frequency cap (README "Budgets"); none by default.
+    pub budget: Budget,
 }
 
 /// A parsed feed: the ads to serve and the ones skipped.

@@ -46,13 +46,14 @@ pub enum Rule {
     BadWeight,
     BadZone,
     BadCreative,
+    BadBudget,
     NumberOutOfRange,
     LoneSurrogate,
     RepeatedId,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 15] = [
+    pub const ALL: [Rule; 16] = [
         Rule::NotAnObject,
         Rule::Missing,
         Rule::WrongType,
@@ -65,6 +66,7 @@ impl Rule {
         Rule::BadWeight,
         Rule::BadZone,
         Rule::BadCreative,
+        Rule::BadBudget,
         Rule::NumberOutOfRange,
         Rule::LoneSurrogate,
         Rule::RepeatedId,
@@ -85,6 +87,7 @@ impl Rule {
             Rule::BadWeight => "bad_weight",
             Rule::BadZone => "bad_timezone",
             Rule::BadCreative => "bad_video_field",
+            Rule::BadBudget => "bad_budget",
             Rule::NumberOutOfRange => "number_out_of_range",
             Rule::LoneSurrogate => "lone_surrogate",
             Rule::RepeatedId => "repeated_id",
@@ -107,6 +110,9 @@ impl Rule {
             Rule::BadZone => "timezone is not an IANA zone",
             Rule::BadCreative => {
                 "a video field (duration, mime_type, width, height, title, click_url) is invalid"
+            }
+            Rule::BadBudget => {
+                "a budget field (daily_cap, total_cap, pacing, frequency_cap) is invalid"
             }
             Rule::NumberOutOfRange => "a number is out of range",
             Rule::LoneSurrogate => "a string holds a lone surrogate escape",

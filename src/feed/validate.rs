@@ -10,6 +10,7 @@ use simd_json::tape::Value as Json;
 
 use super::skipped::{cut, shown, Broken, Rule, MAX_ID_BYTES, MAX_URL_BYTES};
 use super::Ad;
+use crate::budget::{Budget, FrequencyCap, Pacing, MAX_FREQUENCY_HOURS};
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
 use crate::delivery::{Creative, Raw, RawCreative};
@@ -25,6 +26,7 @@ pub(super) struct Valid<'v> {
     weight: u32,
     zone: Option<Zone>,
     creative: Creative,
+    budget: Budget,
 }
 
 impl Valid<'_> {
@@ -38,6 +40,7 @@ impl Valid<'_> {
             weight: self.weight,
             zone: self.zone,
             creative: self.creative,
+            budget: self.budget,
         }
     }
 }
@@ -98,6 +101,7 @@ pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, Broken> {
         weight: weight(entry)?,
         zone: zone(entry)?,
         creative: creative(entry, id, video_url)?,
+        budget: budget(entry)?,
     })
 }
 
@@ -139,6 +143,81 @@ fn raw<'i>(entry: &Json<'_, 'i>, field: &str) -> Raw<'i> {
         () if value.is_object() => "an object",
         () => "not a number or a string",
     })
+}
+
+/// The optional budget fields (README "Budgets"); any bad one skips the ad
+/// under [`Rule::BadBudget`].
+fn budget(entry: &Json<'_, '_>) -> Result<Budget, Broken> {
+    let bad = |detail: String| Broken::new(Rule::BadBudget, detail);
+    let pacing = match entry.get("pacing") {
+        None => Pacing::Asap,
+        Some(value) => match value.as_str() {
+            Some("asap") => Pacing::Asap,
+            Some("even") => Pacing::Even,
+            Some(other) => {
+                return Err(bad(format!(
+                    "pacing {} is not \"asap\" or \"even\"",
+                    shown(other)
+                )))
+            }
+            None => {
+                return Err(bad(format!(
+                    "pacing must be a string, not {}",
+                    kind(&value)
+                )))
+            }
+        },
+    };
+    let frequency_cap = match entry.get("frequency_cap") {
+        None => None,
+        Some(value) if value.is_object() => Some(FrequencyCap {
+            count: positive(&value, "frequency_cap.count", 1_000_000)?
+                .ok_or_else(|| bad("frequency_cap.count is missing".into()))?
+                as u32,
+            hours: positive(
+                &value,
+                "frequency_cap.hours",
+                u64::from(MAX_FREQUENCY_HOURS),
+            )?
+            .ok_or_else(|| bad("frequency_cap.hours is missing".into()))? as u32,
+        }),
+        Some(value) => {
+            return Err(bad(format!(
+                "frequency_cap must be an object {{\"count\":N,\"hours\":H}}, not {}",
+                kind(&value)
+            )))
+        }
+    };
+    Ok(Budget {
+        daily_cap: positive(entry, "daily_cap", i64::MAX as u64)?,
+        total_cap: positive(entry, "total_cap", i64::MAX as u64)?,
+        pacing,
+        frequency_cap,
+    })
+}
+
+/// An optional integer field `1..=max` of `object`; `field` may be dotted
+/// for the words (`frequency_cap.count`), its last part is the key.
+fn positive(object: &Json<'_, '_>, field: &str, max: u64) -> Result<Option<u64>, Broken> {
+    let key = field.rsplit('.').next().unwrap_or(field);
+    let Some(value) = object.get(key) else {
+        return Ok(None);
+    };
+    let outside = |n: &dyn std::fmt::Display| {
+        Broken::new(
+            Rule::BadBudget,
+            format!("{field} {n} is not an integer from 1 to {max}"),
+        )
+    };
+    match (value.as_i64(), value.as_u64()) {
+        (Some(n), _) if n >= 1 && n as u64 <= max => Ok(Some(n as u64)),
+        (Some(n), _) => Err(outside(&n)),
+        (None, Some(n)) => Err(outside(&n)),
+        (None, None) => Err(Broken::new(
+            Rule::BadBudget,
+            format!("{field} must be a positive integer, not {}", kind(&value)),
+        )),
+    }
 }
 
 /// `value` is at most `max` bytes.
@@ -415,6 +494,87 @@ mod tests {
             rule_of(&with("timezone", Some("5"))),
             "timezone must be a string, not a number"
         );
+    }
+
+    #[test]
+    fn budget_fields_are_read_and_bad_ones_skip_the_ad() {
+        use crate::budget::{FrequencyCap, Pacing};
+        let ad = with(
+            "daily_cap",
+            Some(r#"100,"total_cap":5000,"pacing":"even","frequency_cap":{"count":3,"hours":24}"#),
+        );
+        let feed = parse(feed_of(&[&ad])).unwrap();
+        let budget = feed.ads[0].budget;
+        assert_eq!(budget.daily_cap, Some(100));
+        assert_eq!(budget.total_cap, Some(5000));
+        assert_eq!(budget.pacing, Pacing::Even);
+        assert_eq!(
+            budget.frequency_cap,
+            Some(FrequencyCap {
+                count: 3,
+                hours: 24
+            })
+        );
+        let plain = parse(feed_of(&[GOOD])).unwrap();
+        assert!(plain.ads[0].budget.is_unlimited());
+        let cases = [
+            (
+                "daily_cap",
+                "0",
+                "daily_cap 0 is not an integer from 1 to 9223372036854775807",
+            ),
+            (
+                "daily_cap",
+                "-5",
+                "daily_cap -5 is not an integer from 1 to 9223372036854775807",
+            ),
+            (
+                "total_cap",
+                "1.5",
+                "total_cap must be a positive integer, not a fractional number",
+            ),
+            (
+                "total_cap",
+                r#""10""#,
+                "total_cap must be a positive integer, not a string",
+            ),
+            (
+                "pacing",
+                r#""fast""#,
+                r#"pacing "fast" is not "asap" or "even""#,
+            ),
+            ("pacing", "1", "pacing must be a string, not a number"),
+            (
+                "frequency_cap",
+                "3",
+                r#"frequency_cap must be an object {"count":N,"hours":H}, not a number"#,
+            ),
+            (
+                "frequency_cap",
+                r#"{"count":3}"#,
+                "frequency_cap.hours is missing",
+            ),
+            (
+                "frequency_cap",
+                r#"{"hours":3}"#,
+                "frequency_cap.count is missing",
+            ),
+            (
+                "frequency_cap",
+                r#"{"count":0,"hours":3}"#,
+                "frequency_cap.count 0 is not an integer from 1 to 1000000",
+            ),
+            (
+                "frequency_cap",
+                r#"{"count":1,"hours":721}"#,
+                "frequency_cap.hours 721 is not an integer from 1 to 720",
+            ),
+        ];
+        for (field, value, rule) in cases {
+            assert_eq!(rule_of(&with(field, Some(value))), rule, "{field}={value}");
+        }
+        let skipped = parse(feed_of(&[&with("daily_cap", Some("0"))])).unwrap();
+        assert_eq!(skipped.skipped[0].rule.label(), "bad_budget");
     }
 
     #[test]

@@ -97,7 +97,7 @@ impl FromStr for Event {
 
 /// A UTC calendar day, as days since 1970-01-01 (so it packs into a counter
 /// word and compares as an integer).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Day(pub u32);
 
 /// Days from 0001-01-01 (chrono's day 1) to 1970-01-01.

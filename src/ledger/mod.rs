@@ -20,12 +20,19 @@
 //!   Counts still in this process (at most one interval, or an outage's
 //!   worth) are not shown; [`Ledger::pending`] says how many there are.
 //!
+//! - The budget sync ([`crate::budget::sync`]) calls [`Ledger::unflushed`]
+//!   (this process's counts not yet in the store, including the pending
+//!   batch) and [`Ledger::budget_counts`] (the store's, fleet-wide with
+//!   Redis); the gates it sets live in [`Ledger::budgets`].
+//!
 //! Nothing here touches the network on the request path or on `/event`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use crate::budget::{BudgetSettings, Budgets};
 
 pub mod dedup;
 pub mod event;
@@ -54,6 +61,8 @@ pub struct LedgerConfig {
     /// The most events queued for a fleet-wide store while it is down (the
     /// pending batch may hold as many again).
     pub max_pending: usize,
+    /// Budget sync and frequency-cap settings (README "Budgets").
+    pub budget: BudgetSettings,
 }
 
 impl Default for LedgerConfig {
@@ -63,6 +72,7 @@ impl Default for LedgerConfig {
             flush_interval: Duration::from_secs(1),
             dedup: DedupConfig::default(),
             max_pending: 1_000_000,
+            budget: BudgetSettings::default(),
         }
     }
 }
@@ -78,6 +88,9 @@ pub enum EventOutcome {
 
 type QueuedEvent = (Day, Arc<str>, Event, [u8; 16]);
 
+/// `(day, ad, event, n)`: one count of a batch, as the budget sync reads it.
+pub type Count = (Day, Arc<str>, Event, u64);
+
 /// The ledger of one process. Shared as `Arc<Ledger>`.
 pub struct Ledger {
     store: Box<dyn Store>,
@@ -91,6 +104,10 @@ pub struct Ledger {
     /// The pending batch's total, readable while a write holds `pending`
     /// (a metrics scrape must not wait on a slow store).
     pending_total: AtomicU64,
+    /// The pending batch's counts of each event, readable while a write
+    /// holds `pending` (the budget sync must not wait on a slow store).
+    pending_view: Mutex<Vec<Count>>,
+    budgets: Budgets,
     flush_ok: AtomicU64,
     /// Whether the last flush failed (so an outage logs twice, not per tick).
     failing: AtomicBool,
@@ -115,6 +132,8 @@ impl Ledger {
             queued: Mutex::new(VecDeque::new()),
             pending: Mutex::new(None),
             pending_total: AtomicU64::new(0),
+            pending_view: Mutex::new(Vec::new()),
+            budgets: Budgets::new(config.budget),
             flush_ok: AtomicU64::new(0),
             failing: AtomicBool::new(false),
             flush_failures: AtomicU64::new(0),
@@ -192,6 +211,7 @@ impl Ledger {
                     return Ok(());
                 }
                 self.pending_total.store(batch.total(), Ordering::Relaxed);
+                *lock(&self.pending_view) = batch.per_event();
                 *pending = Some(batch);
             }
             let batch = pending.as_ref().expect("set above");
@@ -199,6 +219,7 @@ impl Ledger {
                 Ok(()) => {
                     *pending = None;
                     self.pending_total.store(0, Ordering::Relaxed);
+                    lock(&self.pending_view).clear();
                     self.flush_ok.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
@@ -243,6 +264,41 @@ impl Ledger {
     /// store has it. Blocks on the store: call from a blocking task.
     pub fn stats(&self, day: Day, ad: Option<&str>) -> Result<Vec<AdCounts>, StoreError> {
         self.store.read(day, ad)
+    }
+
+    /// The budget gates, the fleet counts last read and the per-player
+    /// counts (README "Budgets").
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    /// `(ad, day, n)`: this process's counts of `event` not yet in the
+    /// store: undrained tallies, queued events and the pending batch. An ad
+    /// may appear more than once. Takes short locks, never the store's.
+    pub fn unflushed(&self, event: Event) -> Vec<(Arc<str>, Day, u64)> {
+        let mut out = Vec::new();
+        for (ad, tally) in lock(&self.tallies).iter() {
+            tally.undrained_of(event, |day, n| out.push((ad.clone(), day, n)));
+        }
+        out.extend(
+            lock(&self.queued)
+                .iter()
+                .filter(|q| q.2 == event)
+                .map(|q| (q.1.clone(), q.0, 1)),
+        );
+        out.extend(
+            lock(&self.pending_view)
+                .iter()
+                .filter(|p| p.2 == event)
+                .map(|p| (p.1.clone(), p.0, p.3)),
+        );
+        out
+    }
+
+    /// Each of `ads`' impressions in the store: `(on today, over all
+    /// days)`, in the order given. Blocks on the store.
+    pub fn budget_counts(&self, today: Day, ads: &[&str]) -> Result<Vec<(u64, u64)>, StoreError> {
+        self.store.budget_counts(today, ads)
     }
 
     /// Counts not yet written: the pending batch, queued events and the

@@ -6,7 +6,18 @@ use std::fmt::Write;
 use super::event::{AdCounts, Day, Event};
 
 /// `{"day":…,"ads":[{"id":…,"served":…,…,"error":…}]}`.
-pub(crate) fn stats_json(day: Day, ads: &[AdCounts]) -> String {
+pub fn stats_json(day: Day, ads: &[AdCounts]) -> String {
+    stats_json_with(day, ads, |_| None)
+}
+
+/// [`stats_json`] with `extra(row)` written into each row after the
+/// counts: more fields, each led by a comma (README "Budgets" adds `cap`
+/// and `remaining` this way).
+pub fn stats_json_with(
+    day: Day,
+    ads: &[AdCounts],
+    extra: impl Fn(&AdCounts) -> Option<String>,
+) -> String {
     let mut out = String::with_capacity(32 + ads.len() * 200);
     let _ = write!(out, "{{\"day\":\"{day}\",\"ads\":[");
     for (i, ad) in ads.iter().enumerate() {
@@ -18,6 +29,9 @@ pub(crate) fn stats_json(day: Day, ads: &[AdCounts]) -> String {
         let _ = write!(out, "{{\"id\":{id}");
         for e in Event::ALL {
             let _ = write!(out, ",\"{}\":{}", e.name(), ad.get(e));
+        }
+        if let Some(more) = extra(ad) {
+            out.push_str(&more);
         }
         out.push('}');
     }

@@ -38,7 +38,7 @@ impl AdTally {
     /// flusher has not run for a day), the count joins that older day rather
     /// than wait: it is misdated, never lost or doubled.
     #[inline]
-    pub(crate) fn bump(&self, day: Day, event: Event) {
+    pub fn bump(&self, day: Day, event: Event) {
         let word = &self.slots[(day.0 & 1) as usize][event.index()];
         let mut current = word.load(Ordering::Relaxed);
         loop {
@@ -79,6 +79,17 @@ impl AdTally {
                     word.fetch_sub(n, Ordering::AcqRel);
                     take(day, event, n);
                 }
+            }
+        }
+    }
+
+    /// The undrained counts of `event`, as `see(day, n)` for each nonzero
+    /// slot; leaves them in place (the budget sync reads, the flusher drains).
+    pub(crate) fn undrained_of(&self, event: Event, mut see: impl FnMut(Day, u64)) {
+        for slot in &self.slots {
+            let (day, n) = unpack(slot[event.index()].load(Ordering::Relaxed));
+            if n != 0 {
+                see(day, n);
             }
         }
     }

@@ -34,6 +34,12 @@ impl Store for Arc<Flaky> {
     fn read(&self, day: Day, ad: Option<&str>) -> Result<Vec<AdCounts>, StoreError> {
         self.inner.read(day, ad)
     }
+    fn budget_counts(&self, today: Day, ads: &[&str]) -> Result<Vec<(u64, u64)>, StoreError> {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(StoreError::Corrupt("down".into()));
+        }
+        self.inner.budget_counts(today, ads)
+    }
     fn dedups_fleet_wide(&self) -> bool {
         self.fleet
     }

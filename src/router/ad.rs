@@ -5,13 +5,18 @@
 //! Allocates nothing once an ad's template is built (see
 //! [`crate::catalog::Chosen`]): the body is the catalog's shared parts
 //! spliced with the serving id and event URL written into a fixed array.
+//! A request with a player (`uid`, or the JWT `sub`) asking for a
+//! frequency-capped ad also reads and counts in the bounded per-player map
+//! (README "Budgets"), which may allocate a new entry.
 
 use hyper::header::HOST;
 use hyper::Request;
 
 use super::invalid_query;
 use crate::answer::{Answer, Body};
-use crate::catalog::{Chosen, Lookup};
+use crate::auth::Principal;
+use crate::budget::Player;
+use crate::catalog::{Catalog, Chosen, Lookup};
 use crate::delivery::{sign, vast, Splice, Tracking};
 use crate::invalid_request;
 use crate::ledger::Day;
@@ -38,7 +43,9 @@ pub(super) fn answer<B>(state: &State, req: &Request<B>, get: bool) -> Answer {
         now,
         exclude: &request.exclude,
     };
-    let Some(ad) = catalog.select(&lookup) else {
+    let secs = u64::try_from(now.timestamp()).unwrap_or(0);
+    let player = player(state, req, catalog, request.uid, secs);
+    let Some(ad) = catalog.select_for(&lookup, player) else {
         return match vast {
             true => Answer::Vast {
                 body: Body::plain(vast::no_ad()),
@@ -47,10 +54,12 @@ pub(super) fn answer<B>(state: &State, req: &Request<B>, get: bool) -> Answer {
             false => Answer::NoAd,
         };
     };
-    let secs = u64::try_from(now.timestamp()).unwrap_or(0);
     if get {
         if let Some(tally) = ad.tally() {
             tally.served(Day::from_unix_secs(secs));
+        }
+        if let (Some(p), Some(cap)) = (player, ad.budget().frequency_cap) {
+            p.caps.record(p.hash, ad.id_hash(), cap, p.hour);
         }
     }
     let tracking = state.delivery.tracking;
@@ -68,6 +77,37 @@ pub(super) fn answer<B>(state: &State, req: &Request<B>, get: bool) -> Answer {
         },
         false => Answer::Ad(Body::spliced(ad.json_template(), splice)),
     }
+}
+
+/// Who frequency caps count this request against: its `uid`, else (with
+/// JWT auth) the verified token's subject, which the access gate has just
+/// checked and cached. `None` when the catalog has no budgets at all, so
+/// a request pays nothing for a feature the feed does not use.
+fn player<'s, B>(
+    state: &'s State,
+    req: &Request<B>,
+    catalog: &Catalog,
+    uid: Option<u64>,
+    secs: u64,
+) -> Option<Player<'s>> {
+    if !catalog.has_budgets() {
+        return None;
+    }
+    let hash = match uid {
+        Some(hash) => hash,
+        None if state.access.auth.jwt.is_some() => {
+            match state.access.auth.authenticate(req.headers()) {
+                Ok(Principal::Subject(hash)) => hash,
+                _ => return None,
+            }
+        }
+        None => return None,
+    };
+    Some(Player {
+        hash,
+        caps: &state.delivery.ledger.budgets().frequency,
+        hour: (secs / 3600) as u32,
+    })
 }
 
 /// A fresh serving id and, with tracking on, the event URL that carries

@@ -1,10 +1,12 @@
-//! `GET /explain?country=…&lang=…[&hour=H][&exclude=…]` (admin only): why
-//! each ad of a pair is or is not eligible (README "Targeting extensions").
+//! `GET /explain?country=…&lang=…[&hour=H][&exclude=…][&uid=…]` (admin
+//! only): why each ad of a pair is or is not eligible (README "Targeting
+//! extensions"), capped ads with their caps and counts (README "Budgets").
 
 use bytes::Bytes;
 
 use super::invalid_query;
 use crate::answer::Answer;
+use crate::budget::Player;
 use crate::catalog::Lookup;
 use crate::invalid_request;
 use crate::query::{parse_ad_request, parse_hour};
@@ -25,13 +27,19 @@ pub(super) fn answer(state: &State, query: Option<&str>) -> Answer {
     };
     let now = state.clock.now();
     let hour = hour.unwrap_or_else(|| state.hour_for(request.player, now));
-    let explanation = catalog.explain(&Lookup {
+    let player = request.uid.map(|hash| Player {
+        hash,
+        caps: &state.delivery.ledger.budgets().frequency,
+        hour: (now.timestamp().max(0) / 3600) as u32,
+    });
+    let lookup = Lookup {
         country: request.country,
         lang: request.lang,
         hour,
         now,
         exclude: &request.exclude,
-    });
+    };
+    let explanation = catalog.explain_for(&lookup, player);
     let body = simd_json::to_vec(&explanation).expect("an explanation always serialises");
     Answer::Json(Bytes::from(body))
 }

@@ -52,5 +52,9 @@ pub fn invalid_query(e: QueryError) -> &'static str {
             invalid_request!("query parameter 'format' must be json or vast")
         }
         (Format, Repeated) => invalid_request!("query parameter 'format' is given more than once"),
+        (Uid, Missing | Empty | Malformed) => invalid_request!(
+            "query parameter 'uid' must be 1 to 128 characters of A-Z a-z 0-9 . _ : -"
+        ),
+        (Uid, Repeated) => invalid_request!("query parameter 'uid' is given more than once"),
     }
 }

@@ -4,15 +4,17 @@
 //! Reading a SQLite file or a Redis server blocks, so the server runs this
 //! route on tokio's blocking pool ([`answer`]), never on a request worker.
 //! This replica's counts are flushed first, so they show at once; other
-//! replicas' within their flush interval.
+//! replicas' within their flush interval. JSON rows of ads with a budget
+//! in the live catalog end with `cap` and `remaining` (README "Budgets").
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::answer::Answer;
+use crate::catalog::Catalog;
 use crate::invalid_request;
-use crate::ledger::{render, Day};
+use crate::ledger::{render, AdCounts, Day, Event};
 use crate::state::State;
 
 /// A `/stats` query.
@@ -41,14 +43,60 @@ pub(crate) fn answer_blocking(state: &State, query: Option<&str>) -> Answer {
     if let Err(e) = ledger.flush_now() {
         tracing::warn!(error = %e, "ledger flush before /stats failed; counts stay pending");
     }
+    let catalog = state.catalog.load();
+    if !query.csv {
+        // Fresh budget counts for `remaining`: this replica has just flushed.
+        crate::budget::sync_now(state);
+    }
     match ledger.stats(query.day, query.ad.as_deref()) {
         Ok(rows) if query.csv => Answer::Csv(Bytes::from(render::stats_csv(&rows))),
-        Ok(rows) => Answer::Json(Bytes::from(render::stats_json(query.day, &rows))),
+        Ok(rows) => Answer::Json(Bytes::from(render::stats_json_with(
+            query.day,
+            &rows,
+            |row| budget_fields(catalog.as_deref(), row),
+        ))),
         Err(e) => {
             tracing::warn!(error = %e, "/stats cannot read the ledger");
             Answer::StoreUnavailable
         }
     }
+}
+
+/// `,"cap":{…},"remaining":{…}` for a row whose ad has a budget in the
+/// live catalog (README "Budgets"): after the counts, so the SPEC fields
+/// keep their order. `remaining.daily` is the cap less that day's
+/// impressions in the row; `remaining.total` the cap less the fleet's
+/// total at the sync just run.
+fn budget_fields(catalog: Option<&Catalog>, row: &AdCounts) -> Option<String> {
+    let (ad, gate) = catalog?.gate_of(&row.id)?;
+    let budget = ad.budget;
+    if budget.is_unlimited() {
+        return None;
+    }
+    let mut cap = vec![];
+    let mut remaining = vec![];
+    if let Some(daily) = budget.daily_cap {
+        cap.push(format!("\"daily\":{daily}"));
+        let left = daily.saturating_sub(row.get(Event::Impression));
+        remaining.push(format!("\"daily\":{left}"));
+    }
+    if let Some(total) = budget.total_cap {
+        cap.push(format!("\"total\":{total}"));
+        let seen = gate.map_or(0, |g| g.view().total);
+        remaining.push(format!("\"total\":{}", total.saturating_sub(seen)));
+    }
+    cap.push(format!("\"pacing\":\"{}\"", budget.pacing.name()));
+    if let Some(f) = budget.frequency_cap {
+        cap.push(format!(
+            "\"frequency\":{{\"count\":{},\"hours\":{}}}",
+            f.count, f.hours
+        ));
+    }
+    let mut out = format!(",\"cap\":{{{}}}", cap.join(","));
+    if !remaining.is_empty() {
+        out.push_str(&format!(",\"remaining\":{{{}}}", remaining.join(",")));
+    }
+    Some(out)
 }
 
 fn parse(query: &str, today: Day) -> Result<StatsQuery, &'static str> {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::{rows, Batch, Store, StoreError};
-use crate::ledger::event::{AdCounts, Day, EVENT_COUNT};
+use crate::ledger::event::{AdCounts, Day, Event, EVENT_COUNT};
 
 /// One row of counts per `(day, ad)`.
 type Rows = HashMap<(Day, Arc<str>), [u64; EVENT_COUNT]>;
@@ -44,5 +44,21 @@ impl Store for MemoryStore {
             })
             .collect::<BTreeMap<_, _>>();
         Ok(rows(found, ad))
+    }
+
+    fn budget_counts(&self, today: Day, ads: &[&str]) -> Result<Vec<(u64, u64)>, StoreError> {
+        let map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let position: HashMap<&str, usize> = ads.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        let mut out = vec![(0, 0); ads.len()];
+        for ((day, ad), counts) in map.iter() {
+            if let Some(&i) = position.get(&**ad) {
+                let n = counts[Event::Impression.index()];
+                out[i].1 += n;
+                if *day == today {
+                    out[i].0 += n;
+                }
+            }
+        }
+        Ok(out)
     }
 }

@@ -40,6 +40,16 @@ impl Batch {
         format!("{:032x}", self.id)
     }
 
+    /// `(day, ad, event, n)` with each event counted as one, for the
+    /// budget sync's view of a batch being written.
+    pub fn per_event(&self) -> Vec<super::Count> {
+        self.counts
+            .iter()
+            .cloned()
+            .chain(self.events.iter().map(|e| (e.0, e.1.clone(), e.2, 1)))
+            .collect()
+    }
+
     /// The distinct days in this batch, in order.
     pub fn days(&self) -> Vec<Day> {
         let mut days: Vec<Day> = self
@@ -74,6 +84,10 @@ pub trait Store: Send + Sync {
 
     /// Every ad with a count on `day` (only `ad`, if given), sorted by id.
     fn read(&self, day: Day, ad: Option<&str>) -> Result<Vec<AdCounts>, StoreError>;
+
+    /// Each of `ads`' `impression` counts: `(on today, over all days)`, in
+    /// the order given (zeros for an ad with none). For the budget sync.
+    fn budget_counts(&self, today: Day, ads: &[&str]) -> Result<Vec<(u64, u64)>, StoreError>;
 
     /// True when the store deduplicates events itself, fleet-wide (the
     /// ledger then sends serving ids in [`Batch::events`]).

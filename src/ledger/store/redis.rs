@@ -9,6 +9,14 @@
 //! their serving id, and the same script counts each only if
 //! `SET adserver:{D}:seen:<serving id>:<event> NX EX <event ttl>` succeeds,
 //! so the dedup is fleet-wide and `/event` never waits on the network.
+//!
+//! Budgets need each ad's impressions over all days. A total kept in the
+//! same script would sit in another cluster slot than the day's keys, so
+//! instead every flush first adds its days to the set `adserver:days`
+//! (`SADD`, safe to repeat), and [`Store::budget_counts`] reads that set and
+//! then `HMGET`s the capped ads from each day's `impression` hash: one
+//! round trip for yesterday and one for today every budget sync; the days
+//! before are summed once a minute (they change only with late beacons).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -77,6 +85,21 @@ pub struct RedisStore {
     event_ttl_secs: u64,
     apply: Script,
     read: Script,
+    /// Budget totals of the days before yesterday, re-read at most every
+    /// [`OLD_DAYS_REFRESH`]: those days change only with late beacons or a
+    /// replica's long-pending batch, and re-reading a year of days every
+    /// sync would cost a year of round trips a second.
+    old_days: Mutex<Option<OldDays>>,
+}
+
+/// How stale the old days' budget totals may get.
+const OLD_DAYS_REFRESH: Duration = Duration::from_secs(60);
+
+/// Impressions per ad over every day before `before`, read at `at`.
+struct OldDays {
+    at: std::time::Instant,
+    before: Day,
+    per_ad: HashMap<String, u64>,
 }
 
 impl RedisStore {
@@ -106,6 +129,7 @@ impl RedisStore {
             event_ttl_secs,
             apply: Script::new(APPLY),
             read: Script::new(READ),
+            old_days: Mutex::new(None),
         }
     }
 
@@ -153,6 +177,20 @@ impl RedisStore {
     }
 }
 
+/// The set of days (`YYYY-MM-DD`) that have counts, for budget totals.
+const DAYS: &str = "adserver:days";
+
+impl RedisStore {
+    /// Each of `ads`' impressions on `day`, in order.
+    fn impressions_on(&self, day: Day, ads: &[&str]) -> Result<Vec<u64>, StoreError> {
+        let key = format!("{}c:{}", prefix(day), Event::Impression.name());
+        let counts: Vec<Option<u64>> = self.with(&self.reader, |c| {
+            redis::cmd("HMGET").arg(&key).arg(ads).query(c)
+        })?;
+        Ok(counts.into_iter().map(|n| n.unwrap_or(0)).collect())
+    }
+}
+
 fn prefix(day: Day) -> String {
     format!("adserver:{{{day}}}:")
 }
@@ -161,6 +199,10 @@ impl Store for RedisStore {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
         let id = batch.id_hex();
         for day in batch.days() {
+            let name = day.to_string();
+            self.with(&self.writer, |c| {
+                redis::cmd("SADD").arg(DAYS).arg(&name).query::<i64>(c)
+            })?;
             let prefix = prefix(day);
             let mut inv = self.apply.prepare_invoke();
             inv.key(format!("{prefix}batch:{id}"))
@@ -201,6 +243,51 @@ impl Store for RedisStore {
             }
         }
         Ok(rows(found, ad))
+    }
+
+    fn budget_counts(&self, today: Day, ads: &[&str]) -> Result<Vec<(u64, u64)>, StoreError> {
+        let mut out = vec![(0, 0); ads.len()];
+        if ads.is_empty() {
+            return Ok(out);
+        }
+        let days: Vec<String> =
+            self.with(&self.reader, |c| redis::cmd("SMEMBERS").arg(DAYS).query(c))?;
+        // Only names this server wrote: a key built from anything else
+        // could land outside the day's slot.
+        let days: Vec<Day> = days.iter().filter_map(|d| d.parse().ok()).collect();
+        let recent = Day(today.0.saturating_sub(1));
+        let mut old = self.old_days.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = old.as_ref().is_some_and(|o| {
+            o.before == recent
+                && o.at.elapsed() < OLD_DAYS_REFRESH
+                && ads.iter().all(|a| o.per_ad.contains_key(*a))
+        });
+        if !fresh {
+            let mut per_ad: HashMap<String, u64> = ads.iter().map(|a| (a.to_string(), 0)).collect();
+            for &day in days.iter().filter(|&&d| d < recent) {
+                for (ad, n) in ads.iter().zip(self.impressions_on(day, ads)?) {
+                    *per_ad.entry(ad.to_string()).or_default() += n;
+                }
+            }
+            *old = Some(OldDays {
+                at: std::time::Instant::now(),
+                before: recent,
+                per_ad,
+            });
+        }
+        let old = old.as_ref().expect("set above");
+        for (slot, ad) in out.iter_mut().zip(ads) {
+            slot.1 = old.per_ad.get(*ad).copied().unwrap_or(0);
+        }
+        for &day in days.iter().filter(|&&d| d >= recent) {
+            for (slot, n) in out.iter_mut().zip(self.impressions_on(day, ads)?) {
+                slot.1 += n;
+                if day == today {
+                    slot.0 += n;
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn dedups_fleet_wide(&self) -> bool {

@@ -5,7 +5,7 @@
 //! flush interval lost, and FULL costs one fsync per flush (once a second).
 //! A batch is one transaction: its id goes into `batches` first, and if it
 //! was already there the transaction adds nothing, so a retried batch counts
-//! once.
+//! once. The index `counts_by_ad` serves the budget sync's per-ad totals.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS counts (
     n     INTEGER NOT NULL,
     PRIMARY KEY (day, ad, event)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS counts_by_ad ON counts (ad, event, day);
 CREATE TABLE IF NOT EXISTS batches (
     id         TEXT    PRIMARY KEY,
     applied_at INTEGER NOT NULL
@@ -108,6 +109,23 @@ impl Store for SqliteStore {
                 .counts[event.index()] += n.max(0) as u64;
         }
         Ok(rows(found, ad))
+    }
+
+    fn budget_counts(&self, today: Day, ads: &[&str]) -> Result<Vec<(u64, u64)>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare_cached(
+            "SELECT SUM(CASE WHEN day = ?1 THEN n ELSE 0 END), SUM(n) FROM counts
+             WHERE ad = ?2 AND event = 'impression'",
+        )?;
+        let today = today.to_string();
+        ads.iter()
+            .map(|ad| {
+                let (on_day, total): (Option<i64>, Option<i64>) =
+                    stmt.query_row(params![today, ad], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                let count = |n: Option<i64>| n.unwrap_or(0).max(0) as u64;
+                Ok((count(on_day), count(total)))
+            })
+            .collect()
     }
 }
 

@@ -1,0 +1,189 @@
+//! The budget sync: every `--budget-sync-interval`, each fleet-capped ad of
+//! the live catalog is judged on the fleet's impression counts (read from
+//! the ledger's store) plus this replica's not yet flushed ones, and its
+//! [`Gate`](super::Gate) set. Runs on its own thread: a store read blocks,
+//! and nothing on the request path ever waits for it.
+//!
+//! This replica's unflushed counts are read before the store: a flush that
+//! lands in between is then counted twice for one sync (an ad blocks a
+//! moment early), never missed (an ad would serve past its cap).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, Utc};
+
+use super::gate::{lock, FleetCounts};
+use super::{pacing, OnStoreFailure, Pacing, Verdict, STALE_AFTER_SYNCS};
+use crate::catalog::{AdFacts, Catalog};
+use crate::clock::Clock;
+use crate::ledger::{Day, Event, Ledger};
+use crate::state::State;
+
+/// Judges every fleet-capped ad of `state`'s live catalog now. The loop
+/// calls this every interval; tests call it to make a sync happen at once.
+/// Blocks on the store: not for the request path.
+pub fn sync_now(state: &State) {
+    if let Some(catalog) = &*state.catalog.load() {
+        sync(catalog, &state.delivery.ledger, &*state.clock);
+    }
+}
+
+/// [`sync_now`] for one catalog.
+pub fn sync(catalog: &Catalog, ledger: &Ledger, clock: &dyn Clock) {
+    let capped: Vec<_> = catalog.fleet_capped().collect();
+    if capped.is_empty() {
+        return;
+    }
+    let now = clock.now();
+    let today = Day::from_unix_secs(u64::try_from(now.timestamp()).unwrap_or(0));
+    let mut local: HashMap<Arc<str>, (u64, u64)> = HashMap::new();
+    for (ad, day, n) in ledger.unflushed(Event::Impression) {
+        let counts = local.entry(ad).or_default();
+        if day == today {
+            counts.0 += n;
+        }
+        counts.1 += n;
+    }
+    let ids: Vec<&str> = capped.iter().map(|(ad, _)| &*ad.id).collect();
+    let read = ledger.budget_counts(today, &ids);
+    let budgets = ledger.budgets();
+    let mut fleet = lock(&budgets.fleet);
+    match read {
+        Ok(rows) => {
+            for (id, (on_day, total)) in ids.iter().zip(rows) {
+                let counts = FleetCounts {
+                    day: today,
+                    today: on_day,
+                    total,
+                };
+                match fleet.counts.get_mut(*id) {
+                    Some(known) => *known = counts,
+                    None => {
+                        fleet.counts.insert(Arc::from(*id), counts);
+                    }
+                }
+            }
+            fleet.last_read = Some(Instant::now());
+            if std::mem::take(&mut fleet.failing) {
+                tracing::info!("budget counts readable again; caps follow the fleet");
+            }
+        }
+        Err(e) => {
+            budgets
+                .read_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if !std::mem::replace(&mut fleet.failing, true) {
+                tracing::warn!(
+                    error = %e,
+                    on_store_failure = %budgets.settings.on_store_failure,
+                    "cannot read the fleet's budget counts; caps use the last known counts plus this replica's"
+                );
+            }
+        }
+    }
+    let stale_after = budgets.settings.sync_interval * STALE_AFTER_SYNCS;
+    let stale = budgets.settings.on_store_failure == OnStoreFailure::Closed
+        && fleet
+            .last_read
+            .map_or(true, |at| at.elapsed() > stale_after);
+    for (ad, gate) in capped {
+        let known = fleet.counts.get(&*ad.id).copied().unwrap_or_default();
+        let fleet_today = if known.day == today { known.today } else { 0 };
+        let (local_today, local_total) = local.get(&*ad.id).copied().unwrap_or_default();
+        let (on_day, total) = (fleet_today + local_today, known.total + local_total);
+        let allowed = pacing_allowance(ad, clock, now);
+        let budget = ad.budget;
+        let verdict = if stale {
+            Verdict::StoreStale
+        } else if budget.total_cap.is_some_and(|cap| total >= cap) {
+            Verdict::TotalCap
+        } else if budget.daily_cap.is_some_and(|cap| on_day >= cap) {
+            Verdict::DailyCap
+        } else if allowed.is_some_and(|allowed| on_day >= allowed) {
+            Verdict::Pacing
+        } else {
+            Verdict::Open
+        };
+        gate.set(verdict, on_day, total, allowed);
+    }
+}
+
+/// What `even` pacing allows `ad` by `now`; `None` without it.
+fn pacing_allowance(ad: &AdFacts, clock: &dyn Clock, now: DateTime<Utc>) -> Option<u64> {
+    let cap = ad.budget.daily_cap?;
+    if ad.budget.pacing != Pacing::Even {
+        return None;
+    }
+    let share = pacing::elapsed_share(now, |t| {
+        let hour = ad
+            .zone
+            .map_or_else(|| clock.hour_at(t), |zone| zone.hour_at(t));
+        ad.window.contains(hour)
+    });
+    Some(pacing::allowed(cap, share))
+}
+
+/// Owns the sync thread; [`BudgetSync::shutdown`] (or dropping it) stops it.
+pub struct BudgetSync {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BudgetSync {
+    /// Syncs at once, then every `--budget-sync-interval`, the catalog
+    /// live in `catalog` at each run.
+    pub fn spawn(
+        catalog: Arc<ArcSwapOption<Catalog>>,
+        ledger: Arc<Ledger>,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<BudgetSync> {
+        let interval = ledger.budgets().settings.sync_interval;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("budget-sync".into())
+            .spawn(move || {
+                let (stopped, cvar) = &*signal;
+                loop {
+                    if let Some(catalog) = &*catalog.load() {
+                        sync(catalog, &ledger, &*clock);
+                    }
+                    let guard = lock(stopped);
+                    let (guard, _) = cvar
+                        .wait_timeout_while(guard, interval, |stopped| !*stopped)
+                        .unwrap_or_else(|p| p.into_inner());
+                    if *guard {
+                        return;
+                    }
+                }
+            })?;
+        Ok(BudgetSync {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread and waits for it (at most one store read).
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        let (stopped, cvar) = &*self.stop;
+        *lock(stopped) = true;
+        cvar.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for BudgetSync {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}

@@ -1,0 +1,236 @@
+//! README "Budgets" for a fleet, over real HTTP with real Redis servers
+//! started by the test: two replicas sharing one Redis (then a 3-master
+//! Redis Cluster) hold one daily cap within the documented overshoot, and
+//! a Redis outage leaves caps open on the last known counts plus local ones
+//! (`open`) or blocks capped ads once the counts are stale (`closed`).
+
+#[path = "support/redis.rs"]
+mod redis_support;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adserver::budget::{sync_now, BudgetSettings, OnStoreFailure};
+use adserver::delivery::{Delivery, EventKey};
+use adserver::ledger::{Ledger, LedgerConfig};
+use redis_support::{RedisCluster, RedisServer};
+use support::*;
+
+const KEY: [u8; 32] = [5u8; 32];
+
+fn feed(cap: &str) -> String {
+    feed_of_ads(&[
+        ad_json("a1", "us", "eng", 0, 0, cap),
+        ad_json("house", "*", "*", 0, 0, ""),
+    ])
+}
+
+/// A replica on `spec` with no flusher thread: the test flushes and syncs
+/// by hand, so each "interval" is a step it controls.
+async fn replica(spec: &str, budget: BudgetSettings, feed: &str) -> TestServer {
+    let config = LedgerConfig {
+        spec: spec.parse().unwrap(),
+        flush_interval: Duration::from_secs(3600),
+        budget,
+        ..LedgerConfig::default()
+    };
+    let store = adserver::ledger::store::open(&config.spec, 3600).unwrap();
+    let delivery = Delivery {
+        key: EventKey::from_bytes(KEY),
+        ledger: Arc::new(Ledger::new(store, &config)),
+        ..Delivery::in_memory()
+    };
+    let server = TestServer::start_with_delivery(12, delivery).await;
+    load_json(&server, feed).await;
+    server
+}
+
+/// One flush interval and one sync interval, as the threads would run them.
+async fn tick(server: &TestServer) {
+    let state = Arc::clone(&server.state);
+    tokio::task::spawn_blocking(move || {
+        let _ = state.delivery.ledger.flush_now();
+        sync_now(&state);
+    })
+    .await
+    .unwrap();
+}
+
+fn event_target(body: &str) -> String {
+    let key = "\"event_url\":\"http://";
+    let start = body.find(key).expect("an event_url") + key.len();
+    let url = &body[start..start + body[start..].find('"').unwrap()];
+    url[url.find('/').unwrap()..].to_owned()
+}
+
+/// Asks `server` for an ad and fires its impression there; the ad's id.
+async fn watch(server: &TestServer) -> String {
+    let reply = server.get("/ad_request?country=us&lang=eng").await;
+    let id = reply.ad_id();
+    let beacon = server
+        .get(&format!("{}&e=impression", event_target(&reply.body)))
+        .await;
+    assert_eq!(beacon.status, 204, "{beacon:?}");
+    id
+}
+
+fn impressions(stats: &str, id: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(stats).unwrap();
+    v["ads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .map_or(0, |r| r["impression"].as_u64().unwrap())
+}
+
+/// Two replicas, each answering `per_interval` requests between ticks:
+/// the bound is the cap plus replicas × requests per interval (README
+/// "Budgets", with every beacon fired at once).
+async fn two_replicas_hold_one_cap(spec: &str) {
+    const CAP: u64 = 20;
+    let per_interval = 3;
+    let feed = feed(&format!(r#","daily_cap":{CAP}"#));
+    let replicas = [
+        replica(spec, BudgetSettings::default(), &feed).await,
+        replica(spec, BudgetSettings::default(), &feed).await,
+    ];
+    let mut a1 = 0u64;
+    for _ in 0..40 {
+        for server in &replicas {
+            for _ in 0..per_interval {
+                if watch(server).await == "a1" {
+                    a1 += 1;
+                }
+            }
+        }
+        for server in &replicas {
+            tick(server).await;
+        }
+        for server in &replicas {
+            tick(server).await;
+        }
+    }
+    let stats = replicas[0].admin_get("/stats?day=2026-01-15").await;
+    let fleet = impressions(&stats.body, "a1");
+    assert_eq!(fleet, a1, "every impression counted once: {}", stats.body);
+    let bound = CAP + 2 * per_interval;
+    assert!(
+        (CAP..=bound).contains(&fleet),
+        "{fleet} impressions for a cap of {CAP} (bound {bound})"
+    );
+    for server in &replicas {
+        assert_eq!(watch(server).await, "house", "a1 is blocked everywhere");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_one_redis_hold_one_daily_cap() {
+    let redis = RedisServer::start();
+    two_replicas_hold_one_cap(&redis.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_a_redis_cluster_hold_one_daily_cap() {
+    let cluster = RedisCluster::start();
+    two_replicas_hold_one_cap(&cluster.spec()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_fail_open_counts_last_known_plus_local() {
+    let mut redis = RedisServer::start();
+    let server = replica(
+        &redis.url(),
+        BudgetSettings::default(),
+        &feed(r#","daily_cap":5"#),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(watch(&server).await, "a1");
+    }
+    tick(&server).await;
+    redis.kill();
+    // Still serving: the last known 3 plus what this replica counts now.
+    assert_eq!(watch(&server).await, "a1");
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "a1");
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "house", "3 known + 2 local = the cap");
+    let explain = server.admin_get("/explain?country=us&lang=eng").await;
+    assert!(
+        explain.body.contains("daily cap reached: 5 of 5"),
+        "{}",
+        explain.body
+    );
+    redis.restart();
+    tick(&server).await;
+    // The restarted Redis kept nothing (no persistence) but this replica's
+    // retried counts: 2 of them, so the ad is open again, which is what an
+    // operator running Redis without persistence signs up for.
+    assert_eq!(watch(&server).await, "a1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_fail_closed_blocks_capped_ads_once_counts_are_stale() {
+    let mut redis = RedisServer::start();
+    let budget = BudgetSettings {
+        sync_interval: Duration::from_millis(50),
+        on_store_failure: OnStoreFailure::Closed,
+        ..BudgetSettings::default()
+    };
+    let server = replica(&redis.url(), budget, &feed(r#","daily_cap":100"#)).await;
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "a1");
+    redis.kill();
+    tick(&server).await;
+    // Three sync intervals (150 ms) after the last good read: stale.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "house");
+    let explain = server.admin_get("/explain?country=us&lang=eng").await;
+    assert!(
+        explain.body.contains("store_unreachable"),
+        "{}",
+        explain.body
+    );
+    redis.restart();
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "a1", "open again once Redis answers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_cap_in_redis_counts_every_day_old_ones_included() {
+    let redis = RedisServer::start();
+    let server = replica(
+        &redis.url(),
+        BudgetSettings::default(),
+        &feed(r#","total_cap":4"#),
+    )
+    .await;
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "a1");
+    assert_eq!(watch(&server).await, "a1");
+    tick(&server).await;
+    // Three days later the first day is an "old" day, summed apart.
+    server
+        .clock
+        .set_instant("2026-01-18T12:00:00Z".parse().unwrap());
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "a1");
+    tick(&server).await;
+    // The next day is "yesterday" now: read every sync.
+    server
+        .clock
+        .set_instant("2026-01-19T12:00:00Z".parse().unwrap());
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "a1");
+    tick(&server).await;
+    assert_eq!(watch(&server).await, "house", "2 + 1 + 1 = the total cap");
+    let explain = server.admin_get("/explain?country=us&lang=eng").await;
+    assert!(
+        explain.body.contains("total cap reached: 4 of 4"),
+        "{}",
+        explain.body
+    );
+}
