@@ -216,7 +216,11 @@ mod tests {
             .filter(|&i| !d.first_time(&id(i), Event::Impression, now))
             .count();
         assert_eq!(recent, cap);
-        // ...and the oldest are forgotten: the documented price of overflow.
-        assert!(d.first_time(&id(0), Event::Impression, now));
+        // ...and the oldest are forgotten: the documented price of overflow
+        // (counted over many, as any one may be a false positive).
+        let forgotten = (0..1_000u64)
+            .filter(|&i| d.first_time(&id(i), Event::Impression, now))
+            .count();
+        assert!(forgotten > 950, "only {forgotten} of the oldest 1,000 forgotten");
     }
 }
