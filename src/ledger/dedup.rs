@@ -221,6 +221,9 @@ mod tests {
         let forgotten = (0..1_000u64)
             .filter(|&i| d.first_time(&id(i), Event::Impression, now))
             .count();
-        assert!(forgotten > 950, "only {forgotten} of the oldest 1,000 forgotten");
+        assert!(
+            forgotten > 950,
+            "only {forgotten} of the oldest 1,000 forgotten"
+        );
     }
 }
