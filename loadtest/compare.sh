@@ -134,12 +134,13 @@ PY
     pids+=($!); pid_of[$NOCAP_PORT]=$!
     wait_ready "http://127.0.0.1:$CAP_PORT" 100 0.1 "$work/cap.log" "adserver (caps)"
     wait_ready "http://127.0.0.1:$NOCAP_PORT" 100 0.1 "$work/nocap.log" "adserver (no caps)"
-    # The capped server must have read the caps (its /stats rows carry a
-    # "cap" object) and the uncapped one must not.
-    cap_stats=$(curl -s "http://127.0.0.1:$CAP_ADMIN_PORT/stats")
-    nocap_stats=$(curl -s "http://127.0.0.1:$NOCAP_ADMIN_PORT/stats")
-    if ! grep -q '"cap":' <<< "$cap_stats" || grep -q '"cap":' <<< "$nocap_stats"; then
-        echo "the caps server's /stats has no cap, or the uncapped one's has" >&2
+    # The capped server must have read the caps (/explain gives each of
+    # its ads a "budget" object) and the uncapped one must not.
+    explain='/explain?country=us&lang=eng'
+    cap_explain=$(curl -s "http://127.0.0.1:$CAP_ADMIN_PORT$explain")
+    nocap_explain=$(curl -s "http://127.0.0.1:$NOCAP_ADMIN_PORT$explain")
+    if ! grep -q '"budget":' <<< "$cap_explain" || grep -q '"budget":' <<< "$nocap_explain"; then
+        echo "the caps server's /explain shows no budget, or the uncapped one's does" >&2
         exit 1
     fi
     # The mix again, each line with a player's uid: UIDS players, so a run
@@ -258,8 +259,9 @@ if [ "$CAPS" = 1 ]; then
         "$(m "${nu_r[*]}")" "$(m "${nu_p[*]}")" "$(m "${nu_c[*]}")" >> "$CAPS_OUT"
     # Nothing may have blocked, or the capped server served a smaller
     # rotation and the figures are not of the checks.
-    if curl -s "http://127.0.0.1:$CAP_ADMIN_PORT/stats" | grep -q '"remaining":{"daily":0'; then
-        echo "a daily cap was reached during the runs: raise CAP_DAILY" >&2
+    states=$(curl -s "http://127.0.0.1:$CAP_ADMIN_PORT$explain" | grep -o '"state":"[a-z_]*"' | sort -u)
+    if [ "$states" != '"state":"open"' ]; then
+        echo "a cap blocked during the runs ($states): raise CAP_DAILY" >&2
         exit 1
     fi
 fi
