@@ -44,6 +44,8 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    // First: a SIGTERM from here on starts a drain instead of killing.
+    let shutdown = server::shutdown_signal();
     config.feed.check_transport(config.allow_insecure_feed)?;
     if let Some(jwks) = &config.jwks {
         jwks.check_transport(config.allow_insecure_feed)?;
@@ -99,7 +101,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     let ledger = Arc::clone(&state.delivery.ledger);
-    let drained = server::serve(public, admin, state, options, server::shutdown_signal()).await;
+    let drained = server::serve(public, admin, state, options, shutdown).await;
     // After the connections: a refresh may still land while they drain.
     let stuck = loops.stop(LOOPS_STOP_TIMEOUT).await;
     tokio::task::spawn_blocking(move || budget_sync.shutdown()).await?;
