@@ -11,6 +11,11 @@
 //!   a cache line (slots are 16 bytes), the false-sharing case;
 //! - `single`: one thread alone, the uncontended baseline.
 //!
+//! The `cursor` group models the schemes alone, outside the catalog (the
+//! request path is unchanged): `one` is today's single cursor per bucket,
+//! `striped` gives each thread its own cursor on its own cache line (the
+//! scheme README "Many cores" weighs), so the two differ only in sharing.
+//!
 //! Criterion's figure is the time of the slowest thread divided by the
 //! iterations each thread ran: ns per select per thread. Thread start-up
 //! is outside the timed span, and criterion bounds the iterations by the
@@ -19,6 +24,7 @@
 //! `cargo bench --bench contention -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -133,5 +139,64 @@ fn contention(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, contention);
+/// A cursor alone on its cache line.
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded(AtomicU64);
+
+/// A bucket's rotation without the lookup: `fetch_add` on the cursor a
+/// thread is given, then the ad at that turn of a four-ad cycle.
+fn turns(cursor: &AtomicU64, cycle: &[u32; ADS_PER_PAIR], iters: u64) {
+    for _ in 0..iters {
+        let turn = cursor.fetch_add(1, Ordering::Relaxed) % cycle.len() as u64;
+        black_box(cycle[turn as usize]);
+    }
+}
+
+/// `turns` on each of `threads` threads at once, thread `t` on
+/// `cursor(t)`; the slowest thread's time.
+fn run_cursors<'c>(
+    threads: usize,
+    cursor: impl Fn(usize) -> &'c AtomicU64 + Sync,
+    iters: u64,
+) -> Duration {
+    let barrier = Barrier::new(threads);
+    let cycle = [0, 1, 2, 3];
+    thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (barrier, cursor, cycle) = (&barrier, &cursor, &cycle);
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    turns(cursor(t), black_box(cycle), iters);
+                    start.elapsed()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a bench thread panicked"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+fn cursor_schemes(c: &mut Criterion) {
+    let threads = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(2);
+    let one = Padded::default();
+    let stripes: Vec<Padded> = (0..threads).map(|_| Padded::default()).collect();
+    let mut g = c.benchmark_group(format!("cursor_{threads}_threads"));
+    g.bench_function("one", |b| {
+        b.iter_custom(|iters| run_cursors(threads, |_| &one.0, iters))
+    });
+    g.bench_function("striped", |b| {
+        b.iter_custom(|iters| run_cursors(threads, |t| &stripes[t].0, iters))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, contention, cursor_schemes);
 criterion_main!(benches);
