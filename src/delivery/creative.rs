@@ -6,6 +6,8 @@
 //! [`Raw`]; [`Creative::validate`] applies the rules and the defaults. It
 //! reads no JSON and renders nothing — `vast` turns a `Creative` into XML.
 
+use crate::fetch::is_absolute_http_url;
+
 /// One optional field as the feed parser found it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Raw<'a> {
@@ -239,19 +241,6 @@ fn is_mime_type(m: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b".+-_".contains(&b))
     };
     m.split_once('/').is_some_and(|(t, s)| token(t) && token(s))
-}
-
-/// The feed's URL rule (`http://` or `https://`, a host, no whitespace or
-/// control characters), kept here so this module stays self-contained.
-fn is_absolute_http_url(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _port)| h);
-    scheme_ok && !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::budget::{Budget, FrequencyCap, Pacing, MAX_FREQUENCY_HOURS};
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
 use crate::delivery::{Creative, Raw, RawCreative};
+use crate::fetch::is_absolute_http_url;
 use crate::window::Window;
 
 /// A valid ad still borrowing its strings from the document.
@@ -326,19 +327,6 @@ pub(super) fn kind(v: &Json<'_, '_>) -> &'static str {
         ValueType::F64 => "a fractional number",
         _ => "a number",
     }
-}
-
-/// `http://` or `https://` (scheme in any case), a non-empty host, and no
-/// whitespace or control characters anywhere.
-fn is_absolute_http_url(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _port)| h);
-    scheme_ok && !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]

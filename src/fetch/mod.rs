@@ -14,6 +14,21 @@ use std::time::Duration;
 pub use hop::TransportError;
 pub use read::{FetchLimits, Fetched, RedirectError, Validators};
 
+/// A URL the feed may name for a video or a click: `http://` or
+/// `https://` (scheme in any case), a non-empty host, and no whitespace or
+/// control characters anywhere. The feed's `video_url` and the VAST
+/// `click_url` rules both use it.
+pub(crate) fn is_absolute_http_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _port)| h);
+    scheme_ok && !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 /// Why a document could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
