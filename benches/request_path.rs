@@ -136,13 +136,7 @@ fn path(c: &mut Criterion) {
             b.iter(|| {
                 let r = parse_ad_request(black_box(Some(query))).unwrap();
                 catalog
-                    .select(&Lookup {
-                        country: r.country,
-                        lang: r.lang,
-                        hour: black_box(3),
-                        now,
-                        exclude: &r.exclude,
-                    })
+                    .select(&r.lookup(black_box(3), now))
                     .map(|ad| ad.body().clone())
             })
         });

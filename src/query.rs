@@ -4,9 +4,10 @@
 //! small stack buffer only when it holds a `%` escape. Every error is a
 //! fixed value naming the parameter, so the 400 body is a static string.
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::catalog::{Exclude, MAX_EXCLUDED};
+use crate::catalog::{Exclude, Lookup, MAX_EXCLUDED};
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
 
@@ -23,6 +24,19 @@ pub struct AdRequest {
     /// `uid`, hashed ([`crate::budget::frequency::player_hash`]): the
     /// player frequency caps count (README "Budgets").
     pub uid: Option<u64>,
+}
+
+impl AdRequest {
+    /// What the catalog is asked for this request at `hour` and `now`.
+    pub fn lookup(&self, hour: u8, now: DateTime<Utc>) -> Lookup<'_> {
+        Lookup {
+            country: self.country,
+            lang: self.lang,
+            hour,
+            now,
+            exclude: &self.exclude,
+        }
+    }
 }
 
 /// How an ad answer is written.

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use http_body_util::Full;
 
-use adserver::catalog::{Catalog, Lookup};
+use adserver::catalog::Catalog;
 use adserver::clock::ManualClock;
 use adserver::delivery::{Delivery, Tracking};
 use adserver::query::parse_ad_request;
@@ -107,13 +107,7 @@ fn parse_select_rotation_and_body_allocate_nothing() {
             };
             // The basis hour and the instant move apart, as they do when
             // the hour is the player's: own-zone ads see every hour.
-            let lookup = Lookup {
-                country: request.country,
-                lang: request.lang,
-                hour: (i % 24) as u8,
-                now: start + Duration::minutes(7 * i as i64),
-                exclude: &request.exclude,
-            };
+            let lookup = request.lookup((i % 24) as u8, start + Duration::minutes(7 * i as i64));
             let Some(ad) = catalog.select(&lookup) else {
                 continue;
             };

@@ -16,7 +16,7 @@ use super::invalid_query;
 use crate::answer::{Answer, Body};
 use crate::auth::Principal;
 use crate::budget::Player;
-use crate::catalog::{Catalog, Chosen, Lookup};
+use crate::catalog::{Catalog, Chosen};
 use crate::delivery::{sign, vast, Splice, Tracking};
 use crate::invalid_request;
 use crate::ledger::Day;
@@ -36,13 +36,7 @@ pub(super) fn answer<B>(state: &State, req: &Request<B>, get: bool) -> Answer {
     let now = state.clock.now();
     let hour = state.hour_for(request.player, now);
     let vast = request.format == Format::Vast;
-    let lookup = Lookup {
-        country: request.country,
-        lang: request.lang,
-        hour,
-        now,
-        exclude: &request.exclude,
-    };
+    let lookup = request.lookup(hour, now);
     let secs = u64::try_from(now.timestamp()).unwrap_or(0);
     let player = player(state, req, catalog, request.uid, secs);
     let Some(ad) = catalog.select_for(&lookup, player) else {

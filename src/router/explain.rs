@@ -7,7 +7,6 @@ use bytes::Bytes;
 use super::invalid_query;
 use crate::answer::Answer;
 use crate::budget::Player;
-use crate::catalog::Lookup;
 use crate::invalid_request;
 use crate::query::{parse_ad_request, parse_hour};
 use crate::state::State;
@@ -32,13 +31,7 @@ pub(super) fn answer(state: &State, query: Option<&str>) -> Answer {
         caps: &state.delivery.ledger.budgets().frequency,
         hour: (now.timestamp().max(0) / 3600) as u32,
     });
-    let lookup = Lookup {
-        country: request.country,
-        lang: request.lang,
-        hour,
-        now,
-        exclude: &request.exclude,
-    };
+    let lookup = request.lookup(hour, now);
     let explanation = catalog.explain_for(&lookup, player);
     let body = simd_json::to_vec(&explanation).expect("an explanation always serialises");
     Answer::Json(Bytes::from(body))
