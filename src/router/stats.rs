@@ -109,7 +109,7 @@ fn parse(query: &str, today: Day) -> Result<StatsQuery, &'static str> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = percent_decode(value).ok_or(invalid_request!(
-            "a /stats query value has a broken % escape"
+            "a /stats query value has a broken % escape or is not UTF-8"
         ))?;
         match key {
             "day" if day_seen => {
