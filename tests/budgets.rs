@@ -22,14 +22,6 @@ pub async fn sync(server: &TestServer) {
         .unwrap();
 }
 
-/// The path and query of the event URL in an ad answer.
-fn event_target(body: &str) -> String {
-    let key = "\"event_url\":\"http://";
-    let start = body.find(key).expect("an event_url") + key.len();
-    let url = &body[start..start + body[start..].find('"').unwrap()];
-    url[url.find('/').unwrap()..].to_owned()
-}
-
 /// Asks for an ad; when one is served, fires its impression beacon as a
 /// player would, and returns its id.
 async fn watch(server: &TestServer, query: &str) -> Option<String> {
@@ -40,7 +32,7 @@ async fn watch(server: &TestServer, query: &str) -> Option<String> {
     }
     let id = reply.ad_id();
     let beacon = server
-        .get(&format!("{}&e=impression", event_target(&reply.body)))
+        .get(&format!("{}&e=impression", reply.event_target()))
         .await;
     assert_eq!(beacon.status, 204, "{beacon:?}");
     Some(id)

@@ -57,19 +57,12 @@ async fn tick(server: &TestServer) {
     .unwrap();
 }
 
-fn event_target(body: &str) -> String {
-    let key = "\"event_url\":\"http://";
-    let start = body.find(key).expect("an event_url") + key.len();
-    let url = &body[start..start + body[start..].find('"').unwrap()];
-    url[url.find('/').unwrap()..].to_owned()
-}
-
 /// Asks `server` for an ad and fires its impression there; the ad's id.
 async fn watch(server: &TestServer) -> String {
     let reply = server.get("/ad_request?country=us&lang=eng").await;
     let id = reply.ad_id();
     let beacon = server
-        .get(&format!("{}&e=impression", event_target(&reply.body)))
+        .get(&format!("{}&e=impression", reply.event_target()))
         .await;
     assert_eq!(beacon.status, 204, "{beacon:?}");
     id

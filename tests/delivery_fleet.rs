@@ -40,13 +40,6 @@ async fn replica(spec: &str, key: [u8; 32]) -> TestServer {
     server
 }
 
-fn event_target(body: &str) -> String {
-    let key = "\"event_url\":\"http://";
-    let start = body.find(key).expect("an event_url") + key.len();
-    let url = &body[start..start + body[start..].find('"').unwrap()];
-    url[url.find('/').unwrap()..].to_owned()
-}
-
 fn totals(body: &str) -> Vec<(String, u64, u64, u64)> {
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
     v["ads"]
@@ -73,7 +66,7 @@ async fn fleet_counts_once(spec: &str) {
     for server in [&one, &two] {
         for _ in 0..3 {
             let reply = server.get("/ad_request?country=us&lang=eng").await;
-            answers.push((reply.ad_id(), event_target(&reply.body)));
+            answers.push((reply.ad_id(), reply.event_target()));
         }
     }
     for (_, target) in &answers {

@@ -33,6 +33,15 @@ impl Reply {
         let rest = self.body.strip_prefix(prefix).expect("ad body");
         rest[..rest.find('"').unwrap()].to_owned()
     }
+
+    /// The path and query of a tracked JSON ad answer's `event_url`, to
+    /// send back to the server (README "Delivery").
+    pub fn event_target(&self) -> String {
+        let key = "\"event_url\":\"http://";
+        let start = self.body.find(key).expect("an event_url") + key.len();
+        let url = &self.body[start..start + self.body[start..].find('"').unwrap()];
+        url[url.find('/').unwrap()..].to_owned()
+    }
 }
 
 pub async fn get(addr: SocketAddr, path: &str) -> Reply {
