@@ -48,32 +48,11 @@ start_replica() { # index
 }
 
 write_haproxy() { # how many replicas to put behind it
-    {
-        cat <<CFG
-global
-    maxconn 4096
-defaults
-    mode http
-    option http-keep-alive
-    timeout connect 1s
-    timeout client 30s
-    timeout server 5s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response response-timeout 503
-frontend public
-    bind 127.0.0.1:$LB_PORT
-    default_backend adservers
-backend adservers
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 200ms fall 1 rise 2
-CFG
-        for i in $(seq 0 $(($1 - 1))); do
-            echo "    server r$i 127.0.0.1:$((BASE_PORT + 2 * i)) check"
-        done
-    } > "$work/haproxy.cfg"
+    local backends=() i
+    for i in $(seq 0 $(($1 - 1))); do backends+=($((BASE_PORT + 2 * i))); done
+    # A GET may be sent again on any failure: ad requests count nothing here.
+    haproxy_config "$LB_PORT" "conn-failure empty-response response-timeout 503" \
+        "${backends[@]}" > "$work/haproxy.cfg"
 }
 
 start_haproxy() {

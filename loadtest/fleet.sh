@@ -114,32 +114,11 @@ start_replica() { # index
 }
 
 write_haproxy() {
-    {
-        cat <<CFG
-global
-    maxconn 4096
-defaults
-    mode http
-    option http-keep-alive
-    timeout connect 1s
-    timeout client 30s
-    timeout server 5s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response
-frontend public
-    bind 127.0.0.1:$lb_port
-    default_backend adservers
-backend adservers
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 200ms fall 1 rise 2
-CFG
-        for i in $(seq 0 $((REPLICAS - 1))); do
-            echo "    server r$i 127.0.0.1:$(public_port "$i") check"
-        done
-    } > "$work/haproxy.cfg"
+    local backends=() i
+    for i in $(seq 0 $((REPLICAS - 1))); do backends+=("$(public_port "$i")"); done
+    # Only what proves no byte of an answer came back: a retried answer
+    # that was counted would show as served > answers.
+    haproxy_config "$lb_port" "conn-failure empty-response" "${backends[@]}" > "$work/haproxy.cfg"
 }
 
 start_redis

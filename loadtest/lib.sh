@@ -171,3 +171,37 @@ event_paths() {
         { for (i = 1; i <= k; i++) printf "%s&e=%s\n", $0, e[i] }'
     rm -f "$urls"
 }
+
+# haproxy_config LB_PORT RETRY_ON PORT...: an HAProxy config on stdout that
+# balances 127.0.0.1:LB_PORT round-robin over 127.0.0.1:PORT..., health-
+# checked on /readyz every 200 ms, retrying on RETRY_ON (HAProxy's
+# `retry-on` list: what a script may safely send again).
+haproxy_config() {
+    local lb_port=$1 retry_on=$2 i=0 port
+    shift 2
+    cat <<CFG
+global
+    maxconn 4096
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 1s
+    timeout client 30s
+    timeout server 5s
+    retries 3
+    option redispatch 1
+    retry-on $retry_on
+frontend public
+    bind 127.0.0.1:$lb_port
+    default_backend adservers
+backend adservers
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 200ms fall 1 rise 2
+CFG
+    for port in "$@"; do
+        echo "    server r$i 127.0.0.1:$port check"
+        i=$((i + 1))
+    done
+}
