@@ -19,8 +19,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::background::{Background, Shutdown};
-use crate::catalog::Catalog;
-use crate::feed::{self, snapshot, FailureReason, FeedError};
+use crate::catalog::{Builder, Catalog};
+use crate::feed::{self, snapshot, FailureReason, FeedError, Sink};
 use crate::fetch::{FetchLimits, Fetched, Source, Validators};
 use drop_guard::DropGuard;
 pub use publish::Publisher;
@@ -301,19 +301,24 @@ fn build(
     // The snapshot is written only after the feed proves good, and the
     // parser consumes its buffer, so keep the raw bytes when one is wanted.
     let raw = settings.snapshot.as_ref().map(|_| bytes.clone());
-    let feed = feed::parse(bytes)?;
+    // The catalog is built as the feed is read: no parsed copy of every ad
+    // is made on the way (README "Catalog size").
+    let mut builder = Builder::new();
+    let skips = feed::parse_into(bytes, &mut builder)?;
+    let ads = builder.len();
     if let Some(largest) = largest {
-        if (feed.ads.len() as f64) < largest as f64 * settings.min_fraction {
+        if (ads as f64) < largest as f64 * settings.min_fraction {
             return Err(RefreshError::Drop {
-                ads: feed.ads.len(),
+                ads,
                 previous: largest,
                 min_fraction: settings.min_fraction,
                 window_secs: settings.drop_window.as_secs(),
             });
         }
     }
-    feed.log_skipped();
-    let catalog = Catalog::compile(&feed);
+    skips.log();
+    let skipped = skips.counts.total();
+    let catalog = builder.finish(skips);
     if let (Some(path), Some(raw)) = (&settings.snapshot, raw) {
         match snapshot::save(path, &raw) {
             Ok(()) => tracing::debug!(snapshot = %path.display(), "snapshot saved"),
@@ -327,9 +332,9 @@ fn build(
         last: LastGood {
             hash,
             validators,
-            ads: feed.ads.len(),
+            ads,
         },
-        skipped: feed.skip_counts.total(),
+        skipped,
     })
 }
 

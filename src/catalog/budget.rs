@@ -15,7 +15,7 @@ impl Catalog {
         if self.gate(ad).is_some_and(Gate::is_blocked) {
             return false;
         }
-        match (self.ads[ad as usize].budget.frequency_cap, player) {
+        match (self.budget_of(ad as usize).frequency_cap, player) {
             (Some(cap), Some(p)) => p
                 .caps
                 .allows(p.hash, self.id_hashes[ad as usize], cap, p.hour),
@@ -27,7 +27,10 @@ impl Catalog {
     /// catalog is bound.
     #[inline]
     pub(super) fn gate(&self, ad: u32) -> Option<&Gate> {
-        self.delivered.gates.get(ad as usize)?.as_deref()
+        match self.facts[ad as usize].budget {
+            super::NO_BUDGET => None,
+            at => self.delivered.gates.get(at as usize)?.as_deref(),
+        }
     }
 
     /// Whether any ad has a budget of any kind.
@@ -38,15 +41,17 @@ impl Catalog {
 
     /// Every ad with a daily or total cap, with its gate (once bound).
     pub fn fleet_capped(&self) -> impl Iterator<Item = (&AdFacts, &Gate)> {
-        self.ads
+        self.budgeted
             .iter()
             .zip(self.delivered.gates.iter())
             .filter_map(|(ad, gate)| Some((ad, gate.as_deref()?)))
     }
 
-    /// The gate of the ad `id`, if it has one: for `/stats`.
+    /// The budget of the ad `id` and its gate, if it has a budget: for
+    /// `/stats`.
     pub fn gate_of(&self, id: &str) -> Option<(&AdFacts, Option<&Gate>)> {
-        let n = self.ads.iter().position(|ad| &*ad.id == id)?;
-        Some((&self.ads[n], self.gate(n as u32)))
+        let n = self.budgeted.iter().position(|ad| &*ad.id == id)?;
+        let gate = self.delivered.gates.get(n).and_then(|g| g.as_deref());
+        Some((&self.budgeted[n], gate))
     }
 }

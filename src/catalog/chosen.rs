@@ -17,36 +17,51 @@ use bytes::Bytes;
 
 use super::Catalog;
 use crate::budget::Gate;
+use crate::delivery::creative::mime_from_extension;
 use crate::delivery::{vast, Creative, Template, Tracking};
 use crate::ledger::{AdTally, Ledger};
+
+/// One ad's player fields when they are the defaults but for the numbers:
+/// the MIME type from the URL's extension, the id as title, no click URL.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Video {
+    pub duration: u16,
+    pub width: u16,
+    pub height: u16,
+    /// The creative is not the defaults: it is in [`Delivered::creatives`].
+    pub given: bool,
+}
 
 /// Per ad: what its VAST document is made of, its templates once built,
 /// and its served tally once bound.
 #[derive(Default)]
 pub(super) struct Delivered {
-    /// The video URL and the player fields, by ad number.
-    pub creatives: Box<[(Box<str>, Creative)]>,
+    /// The player fields, by ad number.
+    videos: Box<[Video]>,
+    /// The ads whose player fields are not the defaults, by ad number.
+    creatives: Box<[(u32, Creative)]>,
     json: Box<[OnceLock<Template>]>,
     vast: Box<[OnceLock<Template>]>,
     tallies: Box<[Arc<AdTally>]>,
-    /// Budget gates by ad number, `Some` for ads with a daily or total cap;
-    /// empty until bound.
+    /// Budget gates of the ads with a budget (as [`Catalog::budgeted`]
+    /// lists them), `Some` for those with a daily or total cap; empty
+    /// until bound.
     pub gates: Box<[Option<Arc<Gate>>]>,
 }
 
 impl std::fmt::Debug for Delivered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Delivered")
-            .field("ads", &self.creatives.len())
+            .field("ads", &self.videos.len())
             .field("bound", &!self.tallies.is_empty())
             .finish_non_exhaustive()
     }
 }
 
 impl Delivered {
-    pub fn new(creatives: Box<[(Box<str>, Creative)]>) -> Delivered {
-        let n = creatives.len();
+    pub fn new(videos: Box<[Video]>, creatives: Box<[(u32, Creative)]>, n: usize) -> Delivered {
         Delivered {
+            videos,
             creatives,
             json: (0..n).map(|_| OnceLock::new()).collect(),
             vast: (0..n).map(|_| OnceLock::new()).collect(),
@@ -60,10 +75,12 @@ impl Catalog {
     /// Takes each ad's served tally from `ledger` (by id: the same tally a
     /// previous catalog counted into). Done once, before publishing.
     pub fn bind(&mut self, ledger: &Ledger) {
-        self.delivered.tallies = self.ads.iter().map(|ad| ledger.tally(&ad.id)).collect();
+        self.delivered.tallies = (0..self.len())
+            .map(|n| ledger.tally(self.id_of(n)))
+            .collect();
         let budgets = ledger.budgets();
         self.delivered.gates = self
-            .ads
+            .budgeted
             .iter()
             .map(|ad| ad.budget.counts_fleet().then(|| budgets.gate(&ad.id)))
             .collect();
@@ -71,6 +88,26 @@ impl Catalog {
 
     pub(super) fn chosen(&self, ad: u32) -> Chosen<'_> {
         Chosen { catalog: self, ad }
+    }
+
+    /// Ad number `n`'s player fields, defaults applied.
+    fn creative_of(&self, n: usize) -> Creative {
+        let video = self.delivered.videos[n];
+        if video.given {
+            let creatives = &self.delivered.creatives;
+            let at = creatives
+                .binary_search_by_key(&(n as u32), |c| c.0)
+                .expect("a given creative is listed");
+            return creatives[at].1.clone();
+        }
+        Creative {
+            duration: video.duration.into(),
+            mime_type: mime_from_extension(self.video_url_of(n)).to_owned(),
+            width: video.width.into(),
+            height: video.height.into(),
+            title: self.id_of(n).to_owned(),
+            click_url: None,
+        }
     }
 }
 
@@ -88,14 +125,15 @@ impl<'c> Chosen<'c> {
         &self.catalog.bodies[self.ad as usize]
     }
 
+    #[inline]
     pub fn id(&self) -> &'c str {
-        &self.catalog.ads[self.ad as usize].id
+        self.catalog.id_of(self.ad as usize)
     }
 
     /// The ad's budget (README "Budgets").
     #[inline]
     pub fn budget(&self) -> &'c crate::budget::Budget {
-        &self.catalog.ads[self.ad as usize].budget
+        self.catalog.budget_of(self.ad as usize)
     }
 
     /// The hash `exclude` and frequency caps know the ad by.
@@ -118,8 +156,7 @@ impl<'c> Chosen<'c> {
     pub(crate) fn json_template(&self) -> &'c Template {
         let delivered = &self.catalog.delivered;
         delivered.json[self.ad as usize].get_or_init(|| {
-            let (url, _) = &delivered.creatives[self.ad as usize];
-            Template::json_ad(self.id(), url)
+            Template::json_ad(self.id(), self.catalog.video_url_of(self.ad as usize))
         })
     }
 
@@ -128,8 +165,9 @@ impl<'c> Chosen<'c> {
     pub(crate) fn vast_template(&self, tracking: Tracking) -> &'c Template {
         let delivered = &self.catalog.delivered;
         delivered.vast[self.ad as usize].get_or_init(|| {
-            let (url, creative) = &delivered.creatives[self.ad as usize];
-            vast::compile(self.id(), url, creative, tracking)
+            let n = self.ad as usize;
+            let creative = self.catalog.creative_of(n);
+            vast::compile(self.id(), self.catalog.video_url_of(n), &creative, tracking)
         })
     }
 }

@@ -5,52 +5,56 @@
 use std::sync::atomic::AtomicU64;
 
 use ahash::AHashMap;
-use bytes::Bytes;
 
-use super::{id_hash, rotation, AdFacts, Catalog, Run, Slot, ZonedAd, MAX_ZONED};
+use super::build::Builder;
+use super::{rotation, Catalog, Facts, Run, Slot, ZonedAd, MAX_ZONED};
 use crate::codes::PairKey;
-use crate::feed::{Ad, Feed};
-
-#[derive(serde::Serialize)]
-struct AdBody<'a> {
-    id: &'a str,
-    video_url: &'a str,
-}
+use crate::feed::{Feed, Sink, Skips};
 
 impl Catalog {
-    /// Compiles a parsed feed. Linear in ads × 24 hours.
+    /// Compiles a parsed feed. Linear in ads × 24 hours. The server builds
+    /// its catalogs while it parses ([`crate::feed::parse_into`] into a
+    /// [`Builder`]); this is the same, from a feed already parsed.
     pub fn compile(feed: &Feed) -> Catalog {
-        let ads = &feed.ads;
+        let mut builder = Builder::new();
+        for ad in &feed.ads {
+            builder.push(ad.borrowed());
+        }
+        builder.finish(Skips {
+            kept: feed.skipped.clone(),
+            counts: feed.skip_counts,
+        })
+    }
+}
+
+/// The lookup table of a catalog: pairs, their hour slots and cycles, and
+/// their own-zone ads.
+pub(super) struct Table {
+    pub pairs: AHashMap<PairKey, u32>,
+    pub slots: Box<[Slot]>,
+    pub members: Box<[u32]>,
+    pub zoned: Box<[ZonedAd]>,
+    pub zoned_of: Box<[Run]>,
+}
+
+impl Table {
+    pub fn of(ads: &[Facts]) -> Table {
         let (pairs, ads_of_pair) = group_by_pair(ads);
         let (zoned, zoned_of) = zoned_runs(ads, &ads_of_pair);
         let (slots, members) = hour_slots(ads, &ads_of_pair);
-        Catalog {
+        Table {
             pairs,
             slots: slots.into_boxed_slice(),
             members: members.into_boxed_slice(),
-            bodies: {
-                let mut scratch = Vec::with_capacity(256);
-                ads.iter().map(|ad| body_of(ad, &mut scratch)).collect()
-            },
-            id_hashes: ads.iter().map(|ad| id_hash(ad.id.as_bytes())).collect(),
             zoned: zoned.into_boxed_slice(),
             zoned_of: zoned_of.into_boxed_slice(),
-            ads: ads.iter().map(AdFacts::of).collect(),
-            delivered: super::chosen::Delivered::new(
-                ads.iter()
-                    .map(|ad| (ad.video_url.as_str().into(), ad.creative.clone()))
-                    .collect(),
-            ),
-            skipped_entries: feed.skipped.clone().into_boxed_slice(),
-            skip_counts: feed.skip_counts,
-            limited: ads.iter().any(|ad| !ad.budget.is_unlimited()),
         }
     }
 }
 
 /// Numbers each `(country, lang)` pair in order of first appearance and
 /// lists each pair's ads, in feed order.
-fn group_by_pair(ads: &[Ad]) -> (AHashMap<PairKey, u32>, Vec<Vec<u32>>) {
+fn group_by_pair(ads: &[Facts]) -> (AHashMap<PairKey, u32>, Vec<Vec<u32>>) {
     let mut pairs: AHashMap<PairKey, u32> = AHashMap::new();
     let mut ads_of_pair: Vec<Vec<u32>> = Vec::new();
     for (n, ad) in ads.iter().enumerate() {
@@ -67,7 +71,7 @@ fn group_by_pair(ads: &[Ad]) -> (AHashMap<PairKey, u32>, Vec<Vec<u32>>) {
 
 /// The ads with their own zone, pair after pair, and each pair's run of
 /// them.
-fn zoned_runs(ads: &[Ad], ads_of_pair: &[Vec<u32>]) -> (Vec<ZonedAd>, Vec<Run>) {
+fn zoned_runs(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<ZonedAd>, Vec<Run>) {
     let mut zoned = Vec::new();
     let mut zoned_of = Vec::with_capacity(ads_of_pair.len());
     for pair in ads_of_pair {
@@ -96,7 +100,7 @@ fn zoned_runs(ads: &[Ad], ads_of_pair: &[Vec<u32>]) -> (Vec<ZonedAd>, Vec<Run>) 
 /// Each pair's 24 hour slots, pair after pair, and the rotation cycles
 /// (`members`) they index. Own-zone ads are left out: their hour depends
 /// on the instant.
-fn hour_slots(ads: &[Ad], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) {
+fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) {
     let masks: Vec<u32> = ads.iter().map(|ad| ad.window.mask()).collect();
     let mut slots = Vec::with_capacity(ads_of_pair.len() * 24);
     let mut members = Vec::new();
@@ -144,37 +148,4 @@ fn cycle_run(
     };
     *previous = Some((eligible.to_vec(), run));
     run
-}
-
-impl AdFacts {
-    fn of(ad: &Ad) -> AdFacts {
-        AdFacts {
-            id: ad.id.as_str().into(),
-            country: ad.country,
-            lang: ad.lang,
-            window: ad.window,
-            weight: ad.weight,
-            zone: ad.zone,
-            budget: ad.budget,
-        }
-    }
-}
-
-/// The ad's 200 body, in an allocation of exactly its size.
-fn body_of(ad: &Ad, scratch: &mut Vec<u8>) -> Bytes {
-    scratch.clear();
-    simd_json::to_writer(
-        &mut *scratch,
-        &AdBody {
-            id: &ad.id,
-            video_url: &ad.video_url,
-        },
-    )
-    .expect("two strings always serialise");
-    let body = Bytes::copy_from_slice(scratch);
-    // A `Bytes` made from a `Vec` allocates its shared reference count on
-    // its first clone; clone once here so that never happens on the
-    // request path.
-    drop(body.clone());
-    body
 }

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{id_hash, Catalog, Exclude, Lookup};
+use super::{Catalog, Exclude, Lookup};
 use crate::budget::{Player, Verdict as Gated};
 use crate::codes::{Country, Lang};
 
@@ -121,7 +121,7 @@ impl Catalog {
 
     /// The valid ads at any fallback level of the request, in feed order.
     fn candidates(&self, lookup: &Lookup, player: Option<Player<'_>>) -> Vec<Candidate> {
-        self.ads
+        self.facts
             .iter()
             .enumerate()
             .filter_map(|(n, ad)| {
@@ -154,7 +154,7 @@ impl Catalog {
             blocked,
             at,
         } = *candidate;
-        let ad = &self.ads[n];
+        let ad = &self.facts[n];
         let hours = format!("{}->{}", ad.window.start(), ad.window.end());
         let clock = ad.zone.map_or(String::new(), |zone| format!(" in {zone}"));
         let (eligible, reason) = if !in_hours {
@@ -167,7 +167,7 @@ impl Catalog {
         } else if Some(level) != winning {
             let won = LEVELS[winning.unwrap_or(level)];
             (false, format!("a more specific match wins ({won})"))
-        } else if exclude.contains(id_hash(ad.id.as_bytes())) {
+        } else if exclude.contains(self.id_hashes[n]) {
             (false, "excluded by the request".to_owned())
         } else {
             (
@@ -176,7 +176,7 @@ impl Catalog {
             )
         };
         Verdict {
-            id: ad.id.to_string(),
+            id: self.id_of(n).to_owned(),
             eligible,
             reason,
             budget: None,
@@ -185,7 +185,7 @@ impl Catalog {
 
     /// Which cap keeps ad `n` out, with the counts.
     fn blocked_reason(&self, n: usize, player: Option<Player<'_>>) -> String {
-        let budget = self.ads[n].budget;
+        let budget = *self.budget_of(n);
         if let Some(view) = self.gate(n as u32).map(|g| g.view()) {
             let counts =
                 "fleet and this replica's unflushed impressions, as of the last budget sync";
@@ -232,7 +232,7 @@ impl Catalog {
 
     /// `/explain`'s budget object for ad `n`; `None` without a budget.
     fn budget_facts(&self, n: usize, player: Option<Player<'_>>) -> Option<BudgetFacts> {
-        let budget = self.ads[n].budget;
+        let budget = *self.budget_of(n);
         if budget.is_unlimited() {
             return None;
         }

@@ -26,6 +26,7 @@ use crate::feed::{SkipCounts, Skipped};
 use crate::window::Window;
 
 mod budget;
+mod build;
 mod chosen;
 mod compile;
 mod exclude;
@@ -33,6 +34,7 @@ mod explain;
 pub mod rotation;
 mod turn;
 
+pub use build::Builder;
 pub use chosen::Chosen;
 pub use exclude::{id_hash, Exclude, MAX_EXCLUDED};
 pub use explain::{BudgetFacts, Explanation, FrequencyFacts, Verdict};
@@ -94,7 +96,8 @@ pub struct Catalog {
     slots: Box<[Slot]>,
     /// Ad numbers, bucket after bucket, each bucket in feed order.
     members: Box<[u32]>,
-    /// The 200 body of each ad, by ad number.
+    /// The 200 body of each ad, by ad number: slices of buffers shared by
+    /// a few dozen ads each. The id and the video URL are read back from it.
     bodies: Box<[Bytes]>,
     /// [`id_hash`] of each ad's id, by ad number, for `exclude`.
     id_hashes: Box<[u64]>,
@@ -104,10 +107,18 @@ pub struct Catalog {
     /// that have any).
     zoned: Box<[ZonedAd]>,
     zoned_of: Box<[Run]>,
-    /// What `/explain` reports: every valid ad, and the skipped entries
-    /// the feed kept (a bounded few per pair, see [`crate::feed::skipped`]).
-    ads: Box<[AdFacts]>,
+    /// Each ad's targeting, by ad number; `/explain` reports it, with the
+    /// skipped entries the feed kept (a bounded few per pair, see
+    /// [`crate::feed::skipped`]).
+    facts: Box<[Facts]>,
     skipped_entries: Box<[Skipped]>,
+    /// The ads with a budget, in feed order; [`Facts::budget`] indexes it.
+    budgeted: Box<[AdFacts]>,
+    /// Ads whose body escapes their id or video URL, by ad number, with
+    /// both as the feed gave them.
+    escaped: Box<[(u32, Box<str>, Box<str>)]>,
+    /// What [`Catalog::budget_of`] lends for an ad without a budget.
+    unlimited: Budget,
     /// Per ad: VAST inputs, templates built on first use, served tallies.
     delivered: chosen::Delivered,
     /// Every skipped entry, counted per rule.
@@ -125,7 +136,27 @@ struct ZonedAd {
     window: Window,
 }
 
-/// The targeting of one valid ad, kept for `/explain`.
+/// One ad's targeting, compact: a million of these are kept.
+#[derive(Debug, Clone, Copy)]
+struct Facts {
+    country: Country,
+    lang: Lang,
+    window: Window,
+    weight: u32,
+    zone: Option<Zone>,
+    /// Where its budget is in [`Catalog::budgeted`], or [`NO_BUDGET`].
+    budget: u32,
+    /// The id's length in the body, or [`ESCAPED`].
+    id_len: u16,
+}
+
+/// [`Facts::budget`] of an ad without one.
+const NO_BUDGET: u32 = u32::MAX;
+/// [`Facts::id_len`] of an ad listed in [`Catalog::escaped`].
+const ESCAPED: u16 = u16::MAX;
+
+/// The targeting and budget of an ad with a budget, as the budget sync
+/// and `/stats` read it.
 #[derive(Debug, Clone)]
 pub struct AdFacts {
     pub id: Box<str>,
@@ -204,9 +235,44 @@ impl Catalog {
         &self.skip_counts
     }
 
-    /// Every valid ad's targeting, in feed order.
-    pub fn ads(&self) -> &[AdFacts] {
-        &self.ads
+    /// The id of ad number `n`, as the feed gave it.
+    #[inline]
+    fn id_of(&self, n: usize) -> &str {
+        match self.facts[n].id_len {
+            ESCAPED => &self.escaped_of(n).1,
+            len => std::str::from_utf8(&self.bodies[n][build::ID_AT..][..usize::from(len)])
+                .expect("the body holds the id as given"),
+        }
+    }
+
+    /// The video URL of ad number `n`, as the feed gave it.
+    fn video_url_of(&self, n: usize) -> &str {
+        match self.facts[n].id_len {
+            ESCAPED => &self.escaped_of(n).2,
+            len => {
+                let body = &self.bodies[n];
+                let start = build::ID_AT + usize::from(len) + build::BETWEEN;
+                std::str::from_utf8(&body[start..body.len() - 2])
+                    .expect("the body holds the URL as given")
+            }
+        }
+    }
+
+    fn escaped_of(&self, n: usize) -> &(u32, Box<str>, Box<str>) {
+        let at = self
+            .escaped
+            .binary_search_by_key(&(n as u32), |e| e.0)
+            .expect("an escaped ad is listed");
+        &self.escaped[at]
+    }
+
+    /// The budget of ad number `n` (unlimited for most).
+    #[inline]
+    fn budget_of(&self, n: usize) -> &Budget {
+        match self.facts[n].budget {
+            NO_BUDGET => &self.unlimited,
+            at => &self.budgeted[at as usize].budget,
+        }
     }
 
     /// The skipped feed entries kept for `/explain`, with the rule each

@@ -48,7 +48,7 @@ impl Catalog {
         let cycle = &self.members[slot.start as usize..][..slot.len as usize];
         let zoned_turns: u64 = zoned
             .iter()
-            .map(|&n| u64::from(self.ads[n as usize].weight))
+            .map(|&n| u64::from(self.facts[n as usize].weight))
             .sum();
         let len = cycle.len() as u64 + zoned_turns;
         let at = |position: u64| -> u32 {
@@ -57,7 +57,7 @@ impl Catalog {
             }
             let mut rest = position - cycle.len() as u64;
             for &n in zoned {
-                let weight = u64::from(self.ads[n as usize].weight);
+                let weight = u64::from(self.facts[n as usize].weight);
                 if rest < weight {
                     return n;
                 }

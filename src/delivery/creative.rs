@@ -99,34 +99,48 @@ pub enum CreativeError {
     NotHttpUrl(Box<str>),
 }
 
-impl Creative {
+/// A [`Creative`] still borrowing its text from the feed document (or,
+/// for defaults, from the id and a static MIME type): what the parser
+/// hands the catalog, which keeps it compactly rather than as four
+/// `String`s per ad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreativeRef<'a> {
+    pub duration: u32,
+    pub mime_type: &'a str,
+    pub width: u32,
+    pub height: u32,
+    pub title: &'a str,
+    pub click_url: Option<&'a str>,
+}
+
+impl<'a> CreativeRef<'a> {
     /// Applies the rules and defaults to one ad's optional fields. `id` is
     /// the default title; `video_url` gives the default MIME type.
-    pub fn validate(
-        id: &str,
+    pub fn check(
+        id: &'a str,
         video_url: &str,
-        raw: RawCreative<'_>,
+        raw: RawCreative<'a>,
     ) -> Result<Self, CreativeError> {
         let duration =
             integer(raw.duration, "duration", 1, MAX_DURATION)?.unwrap_or(DEFAULT_DURATION);
         let width = integer(raw.width, "width", 1, MAX_DIMENSION)?.unwrap_or(DEFAULT_WIDTH);
         let height = integer(raw.height, "height", 1, MAX_DIMENSION)?.unwrap_or(DEFAULT_HEIGHT);
         let mime_type = match text(raw.mime_type, "mime_type")? {
-            None => mime_from_extension(video_url).to_owned(),
+            None => mime_from_extension(video_url),
             Some(m) => {
                 check_len("mime_type", m, MAX_MIME_TYPE_LEN)?;
                 if !is_mime_type(m) {
                     return Err(CreativeError::NotMimeType(m.into()));
                 }
-                m.to_owned()
+                m
             }
         };
         let title = match text(raw.title, "title")? {
-            None => id.to_owned(),
+            None => id,
             Some("") => return Err(CreativeError::EmptyTitle),
             Some(t) => {
                 check_len("title", t, MAX_TITLE_LEN)?;
-                t.to_owned()
+                t
             }
         };
         let click_url = match text(raw.click_url, "click_url")? {
@@ -136,7 +150,7 @@ impl Creative {
                 if !is_absolute_http_url(u) {
                     return Err(CreativeError::NotHttpUrl(u.into()));
                 }
-                Some(u.to_owned())
+                Some(u)
             }
         };
         Ok(Self {
@@ -149,9 +163,44 @@ impl Creative {
         })
     }
 
+    pub fn to_owned(&self) -> Creative {
+        Creative {
+            duration: self.duration,
+            mime_type: self.mime_type.to_owned(),
+            width: self.width,
+            height: self.height,
+            title: self.title.to_owned(),
+            click_url: self.click_url.map(str::to_owned),
+        }
+    }
+}
+
+impl Creative {
+    /// Applies the rules and defaults to one ad's optional fields. `id` is
+    /// the default title; `video_url` gives the default MIME type.
+    pub fn validate(
+        id: &str,
+        video_url: &str,
+        raw: RawCreative<'_>,
+    ) -> Result<Self, CreativeError> {
+        CreativeRef::check(id, video_url, raw).map(|c| c.to_owned())
+    }
+
     /// The defaults for an ad that gives none of the optional fields.
     pub fn defaults(id: &str, video_url: &str) -> Self {
         Self::validate(id, video_url, RawCreative::default()).expect("defaults satisfy the rules")
+    }
+
+    /// The same fields, borrowed.
+    pub fn borrowed(&self) -> CreativeRef<'_> {
+        CreativeRef {
+            duration: self.duration,
+            mime_type: &self.mime_type,
+            width: self.width,
+            height: self.height,
+            title: &self.title,
+            click_url: self.click_url.as_deref(),
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use crate::ledger::{Ledger, LedgerConfig};
 
 pub use body::{Splice, SplicedBody, Template};
 pub use counters::EventCounters;
-pub use creative::{Creative, CreativeError, Raw, RawCreative};
+pub use creative::{Creative, CreativeError, CreativeRef, Raw, RawCreative};
 pub use key::{EventKey, KeyError};
 pub use token::{sign, verify, Reject, ServingId, ServingIds, Token, Verified};
 

@@ -12,14 +12,14 @@ pub mod skipped;
 pub mod snapshot;
 mod validate;
 
-pub use parse::parse;
+pub use parse::{parse, parse_into};
 pub use reason::FailureReason;
 pub use skipped::{Rule, SkipCounts, Skipped};
 
 use crate::budget::Budget;
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
-use crate::delivery::Creative;
+use crate::delivery::{Creative, CreativeRef};
 use crate::fetch::FetchError;
 use crate::window::Window;
 
@@ -41,6 +41,95 @@ pub struct Ad {
     pub creative: Creative,
     /// Caps, pacing and frequency cap (README "Budgets"); none by default.
     pub budget: Budget,
+}
+
+impl Ad {
+    /// The same ad, borrowed, as the parser hands it to a [`Sink`].
+    pub fn borrowed(&self) -> AdRef<'_> {
+        AdRef {
+            id: &self.id,
+            video_url: &self.video_url,
+            country: self.country,
+            lang: self.lang,
+            window: self.window,
+            weight: self.weight,
+            zone: self.zone,
+            creative: self.creative.borrowed(),
+            budget: self.budget,
+        }
+    }
+}
+
+/// One valid ad still borrowing its text from the document: what the
+/// parser hands a [`Sink`], so a catalog can be compiled while the feed is
+/// read, without an owned copy of every ad in between.
+#[derive(Debug, Clone, Copy)]
+pub struct AdRef<'a> {
+    pub id: &'a str,
+    pub video_url: &'a str,
+    pub country: Country,
+    pub lang: Lang,
+    pub window: Window,
+    pub weight: u32,
+    pub zone: Option<Zone>,
+    pub creative: CreativeRef<'a>,
+    pub budget: Budget,
+}
+
+impl AdRef<'_> {
+    pub fn to_owned(&self) -> Ad {
+        Ad {
+            id: self.id.to_owned(),
+            video_url: self.video_url.to_owned(),
+            country: self.country,
+            lang: self.lang,
+            window: self.window,
+            weight: self.weight,
+            zone: self.zone,
+            creative: self.creative.to_owned(),
+            budget: self.budget,
+        }
+    }
+}
+
+/// Where [`parse_into`] puts each valid ad, numbered from 0 in feed order.
+pub trait Sink {
+    fn push(&mut self, ad: AdRef<'_>);
+    /// The id of ad number `n`: the parser checks repeats against it.
+    fn id(&self, n: usize) -> &str;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Sink for Vec<Ad> {
+    fn push(&mut self, ad: AdRef<'_>) {
+        Vec::push(self, ad.to_owned());
+    }
+    fn id(&self, n: usize) -> &str {
+        &self[n].id
+    }
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
+/// The entries of a document that were not served.
+#[derive(Debug, Clone, Default)]
+pub struct Skips {
+    /// The skipped entries kept for the log and `/explain`: a bounded few
+    /// ([`skipped`] says which), not all of them.
+    pub kept: Vec<Skipped>,
+    /// Every skipped entry, counted per rule.
+    pub counts: SkipCounts,
+}
+
+impl Skips {
+    /// Logs the skipped entries: a few by name per rule, then a count.
+    pub fn log(&self) {
+        skipped::log_skipped(&self.kept, &self.counts);
+    }
 }
 
 /// A parsed feed: the ads to serve and the ones skipped.

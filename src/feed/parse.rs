@@ -9,15 +9,16 @@
 //! ([`super::skipped`]).
 
 use std::cell::RefCell;
+use std::iter::Peekable;
 
 use simd_json::prelude::*;
 use simd_json::tape::Node;
 use simd_json::{Buffers, Tape};
 
-use super::scan::{self, Flaw, FlawKind};
+use super::scan::{self, AdsArray, Flaw, FlawKind, CHUNK_BYTES};
 use super::skipped::{cut, Broken, Keeper, Rule, MAX_ID_BYTES};
 use super::validate::validate;
-use super::{Feed, FeedError, Skipped};
+use super::{Ad, Feed, FeedError, Sink, Skipped, Skips};
 use crate::codes::{Country, Lang};
 
 /// The fewest bytes a valid ad takes in a document: bounds what is
@@ -26,34 +27,156 @@ use crate::codes::{Country, Lang};
 const MIN_AD_BYTES: usize = 64;
 
 /// Parses and validates a whole feed document.
+pub fn parse(body: Vec<u8>) -> Result<Feed, FeedError> {
+    let mut ads: Vec<Ad> = Vec::new();
+    let skips = parse_into(body, &mut ads)?;
+    Ok(Feed {
+        ads,
+        skipped: skips.kept,
+        skip_counts: skips.counts,
+    })
+}
+
+/// Parses and validates a feed document, handing each valid ad to `sink`
+/// as it is read; returns what was skipped. On an error the sink may hold
+/// some of the document's ads: drop it.
 ///
 /// simd-json parses in place, so the buffer is taken by value. The
 /// document is read straight off simd-json's tape, without building a tree
-/// of maps: about half the time on a million-ad feed.
-pub fn parse(mut body: Vec<u8>) -> Result<Feed, FeedError> {
-    let flaws = scan::neutralise(&mut body);
-    let len = body.len();
+/// of maps: about half the time on a million-ad feed. The `ads` array is
+/// parsed a run of entries at a time ([`scan::CHUNK_BYTES`]), so the tape
+/// and simd-json's buffers stay a few megabytes however large the feed;
+/// the rest of the document is parsed on its own, so the whole of it must
+/// still be valid JSON.
+pub fn parse_into(mut body: Vec<u8>, sink: &mut impl Sink) -> Result<Skips, FeedError> {
+    let scan = scan::neutralise(&mut body);
+    let mut reader = Reader {
+        seen: Seen::default(),
+        keeper: Keeper::default(),
+        kept: Vec::new(),
+        index: 0,
+    };
+    match scan.ads {
+        Some(ads) => read_in_chunks(&body, &ads, &scan.flaws, &mut reader, sink)?,
+        None => {
+            let len = body.len();
+            with_tape(&mut body, |tape| {
+                let at = whole_ads_node(&tape.0)?;
+                let entries = tape
+                    .as_value()
+                    .get("ads")
+                    .and_then(|ads| ads.as_array())
+                    .ok_or(FeedError::NoAdsArray)?;
+                reader.seen.reserve(entries.len().min(len / MIN_AD_BYTES));
+                let mut flaws = scan.flaws.iter().peekable();
+                reader.read(&tape.0, at, entries.iter(), &mut flaws, sink);
+                Ok(())
+            })?;
+        }
+    }
+    Ok(Skips {
+        kept: reader.kept,
+        counts: reader.keeper.counts(),
+    })
+}
+
+/// The document's `ads` array, parsed run by run: first the document
+/// without the array's entries (it must be valid JSON, and its first
+/// `"ads"` the array), then each run.
+fn read_in_chunks(
+    body: &[u8],
+    ads: &AdsArray,
+    flaws: &[Flaw],
+    reader: &mut Reader,
+    sink: &mut impl Sink,
+) -> Result<(), FeedError> {
+    let mut piece =
+        Vec::with_capacity((body.len() - (ads.close - ads.open) + 1).min(CHUNK_BYTES + 2));
+    piece.extend_from_slice(&body[..=ads.open]);
+    piece.extend_from_slice(&body[ads.close..]);
+    with_tape(&mut piece, |tape| {
+        let at = whole_ads_node(&tape.0)?;
+        match tape.0[at] {
+            Node::Array { len: 0, .. } => Ok(()),
+            _ => Err(FeedError::NoAdsArray),
+        }
+    })?;
+    let room = ads
+        .chunks
+        .iter()
+        .map(|c| c.entries)
+        .sum::<usize>()
+        .min(body.len() / MIN_AD_BYTES);
+    reader.seen.reserve(room);
+    let mut flaws = flaws.iter().peekable();
+    let mut local = Vec::new();
+    for (k, chunk) in ads.chunks.iter().enumerate() {
+        piece.clear();
+        piece.push(b'[');
+        piece.extend_from_slice(&body[chunk.start..chunk.end]);
+        piece.push(b']');
+        // This run's flaws, numbered on its own tape, where the array is
+        // node 0 and its first entry node 1.
+        let next = ads.chunks.get(k + 1).map_or(u32::MAX, |c| c.node);
+        while flaws.next_if(|f| f.node < chunk.node).is_some() {}
+        local.clear();
+        while let Some(f) = flaws.next_if(|f| f.node < next) {
+            local.push(Flaw {
+                node: f.node - chunk.node + 1,
+                kind: f.kind,
+            });
+        }
+        with_tape(&mut piece, |tape| {
+            let entries = tape.as_value().as_array();
+            match entries {
+                Some(entries) if entries.len() == chunk.entries => {
+                    let mut flaws = local.iter().peekable();
+                    reader.read(&tape.0, 0, entries.iter(), &mut flaws, sink);
+                    Ok(())
+                }
+                // `[1,,2]` and `[1,]` are refused by simd-json; a run of
+                // only blanks between commas (`[1, ,2]`) parses as `[]`.
+                _ => Err(FeedError::InvalidJson(
+                    "an entry of the ads array is empty".into(),
+                )),
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Parses `doc` with the refresh thread's kept simd-json buffers and runs
+/// `then` on the tape's nodes.
+fn with_tape<T>(
+    doc: &mut [u8],
+    then: impl FnOnce(&Tape<'_>) -> Result<T, FeedError>,
+) -> Result<T, FeedError> {
+    let keep = doc.len() <= 4 * CHUNK_BYTES;
     SCRATCH.with_borrow_mut(|kept| {
         let (mut buffers, tape) = kept
             .take()
-            .unwrap_or_else(|| (Buffers::new(body.len()), Tape::null()));
+            .unwrap_or_else(|| (Buffers::new(doc.len()), Tape::null()));
         let mut tape = tape.reset();
-        let feed = match simd_json::fill_tape(&mut body, &mut buffers, &mut tape) {
-            Ok(()) => read(&tape, &flaws, len),
+        let out = match simd_json::fill_tape(doc, &mut buffers, &mut tape) {
+            Ok(()) => then(&tape),
             Err(e) => Err(FeedError::InvalidJson(e.to_string())),
         };
-        *kept = Some((buffers, tape.reset()));
-        feed
+        // A document read whole (no ads array found) may be large: its
+        // buffers are not worth keeping.
+        if keep {
+            *kept = Some((buffers, tape.reset()));
+        }
+        out
     })
 }
 
 thread_local! {
-    /// simd-json's working memory (a padded copy of the document, its
+    /// simd-json's working memory (a padded copy of the piece parsed, its
     /// strings, the structural index and the tape: several times the
-    /// document's size), kept from one parse to the next on the thread that
+    /// piece's size), kept from one parse to the next on the thread that
     /// parses, which is the refresh thread. Allocated afresh for every
     /// rebuild, those buffers left the allocator holding ever more memory;
-    /// reused, a rebuild of the same feed allocates none of it.
+    /// reused, a rebuild allocates none of it.
     static SCRATCH: RefCell<Option<(Buffers, Tape<'static>)>> = const { RefCell::new(None) };
 }
 
@@ -83,75 +206,117 @@ fn ads_node(nodes: &[Node<'_>]) -> Option<usize> {
     None
 }
 
-/// The feed on a parsed tape; `flaws` are the pre-scan's, `len` the
-/// document's size.
-fn read(tape: &Tape<'_>, flaws: &[Flaw], len: usize) -> Result<Feed, FeedError> {
-    let entries = tape
-        .as_value()
-        .get("ads")
-        .and_then(|ads| ads.as_array())
-        .ok_or(FeedError::NoAdsArray)?;
-    let nodes = &tape.0[..];
-    let mut at = ads_node(nodes).ok_or(FeedError::NoAdsArray)? + 1;
-    // Flaws before the array are outside every ad: neutralised, ignored.
-    let first = at;
-    let mut flaws = flaws
-        .iter()
-        .skip_while(|f| (f.node as usize) < first)
-        .peekable();
+/// The tape index of a whole document's `ads` array.
+fn whole_ads_node(nodes: &[Node<'_>]) -> Result<usize, FeedError> {
+    let at = ads_node(nodes).ok_or(FeedError::NoAdsArray)?;
+    match nodes[at] {
+        Node::Array { .. } => Ok(at),
+        _ => Err(FeedError::NoAdsArray),
+    }
+}
 
-    let mut feed = Feed::default();
-    let room = entries.len().min(len / MIN_AD_BYTES);
-    feed.ads.reserve(room);
-    // Ids borrow from the document, which outlives the loop.
-    let mut seen = ahash::AHashSet::with_capacity(room);
-    let mut keeper = Keeper::default();
-    for (index, entry) in entries.iter().enumerate() {
-        let end = at + span(&nodes[at]);
-        let mut flawed = None;
-        while let Some(flaw) = flaws.next_if(|f| (f.node as usize) < end) {
-            flawed = flawed.or(Some(*flaw));
+/// Ids already served, by hash; the ids themselves are the sink's.
+#[derive(Default)]
+struct Seen {
+    first: ahash::AHashMap<u64, u32>,
+    /// Ads whose id hashed like an earlier, different one.
+    more: Vec<(u64, u32)>,
+}
+
+impl Seen {
+    fn reserve(&mut self, n: usize) {
+        self.first.reserve(n);
+    }
+
+    /// Whether `id` is new; if so it becomes ad number `sink.len()`.
+    fn insert(&mut self, id: &str, sink: &impl Sink) -> bool {
+        let hash = SEEN_HASH.hash_one(id);
+        let next = sink.len() as u32;
+        let first = *self.first.entry(hash).or_insert(next);
+        if first == next {
+            return true;
         }
-        let broken = match flawed {
-            Some(flaw) => flaw_rule(flaw, &nodes[at..end], at),
-            None => match validate(&entry) {
-                Ok(ad) if seen.insert(ad.id) => {
-                    feed.ads.push(ad.into_owned());
-                    at = end;
-                    continue;
-                }
-                Ok(_) => Broken::new(
-                    Rule::RepeatedId,
-                    "id repeats an earlier ad; the first one is kept",
-                ),
-                Err(broken) => broken,
-            },
-        };
-        at = end;
-        let text = |field| entry.get(field).and_then(|v| v.into_string());
-        // Longer text is no code: not worth parsing, or keeping.
-        let code = |field| text(field).filter(|c| c.len() <= 32);
-        let country = code("country").and_then(|c| match c {
-            "*" => Some(Country::ANY),
-            c => Country::parse(c.as_bytes()),
-        });
-        let lang = code("lang").and_then(|l| match l {
-            "*" => Some(Lang::ANY),
-            l => Lang::parse(l.as_bytes()),
-        });
-        if keeper.admit(broken.rule, country, lang) {
-            feed.skipped.push(Skipped {
-                index,
-                id: text("id").map(|id| cut(id, MAX_ID_BYTES).into()),
-                country,
-                lang,
-                rule: broken.rule,
-                detail: broken.detail,
+        let same = |n: u32| sink.id(n as usize) == id;
+        if same(first) || self.more.iter().any(|&(h, n)| h == hash && same(n)) {
+            return false;
+        }
+        self.more.push((hash, next));
+        true
+    }
+}
+
+const SEEN_HASH: ahash::RandomState = ahash::RandomState::with_seeds(5, 6, 7, 8);
+
+/// What reading entries keeps between runs of them.
+struct Reader {
+    seen: Seen,
+    keeper: Keeper,
+    kept: Vec<Skipped>,
+    /// The next entry's index in the `ads` array.
+    index: usize,
+}
+
+impl Reader {
+    /// Reads `entries`, the array at tape index `array`; `flaws` are the
+    /// pre-scan's, numbered on this tape.
+    fn read<'t, 'i: 't, 'f>(
+        &mut self,
+        nodes: &[Node<'_>],
+        array: usize,
+        entries: impl Iterator<Item = simd_json::tape::Value<'t, 'i>>,
+        flaws: &mut Peekable<impl Iterator<Item = &'f Flaw>>,
+        sink: &mut impl Sink,
+    ) {
+        let mut at = array + 1;
+        // Flaws before the array are outside every ad: neutralised, ignored.
+        while flaws.next_if(|f| (f.node as usize) < at).is_some() {}
+        for entry in entries {
+            let index = self.index;
+            self.index += 1;
+            let end = at + span(&nodes[at]);
+            let mut flawed = None;
+            while let Some(flaw) = flaws.next_if(|f| (f.node as usize) < end) {
+                flawed = flawed.or(Some(*flaw));
+            }
+            let broken = match flawed {
+                Some(flaw) => flaw_rule(flaw, &nodes[at..end], at),
+                None => match validate(&entry) {
+                    Ok(ad) if self.seen.insert(ad.id, sink) => {
+                        sink.push(ad);
+                        at = end;
+                        continue;
+                    }
+                    Ok(_) => Broken::new(
+                        Rule::RepeatedId,
+                        "id repeats an earlier ad; the first one is kept",
+                    ),
+                    Err(broken) => broken,
+                },
+            };
+            at = end;
+            let text = |field| entry.get(field).and_then(|v| v.into_string());
+            // Longer text is no code: not worth parsing, or keeping.
+            let code = |field| text(field).filter(|c| c.len() <= 32);
+            let country = code("country").and_then(|c| match c {
+                "*" => Some(Country::ANY),
+                c => Country::parse(c.as_bytes()),
             });
+            let lang = code("lang").and_then(|l| match l {
+                "*" => Some(Lang::ANY),
+                l => Lang::parse(l.as_bytes()),
+            });
+            if self.keeper.admit(broken.rule, country, lang) {
+                self.kept.push(Skipped {
+                    index,
+                    id: text("id").map(|id| cut(id, MAX_ID_BYTES).into()),
+                    country,
+                    lang,
+                    rule: broken.rule,
+                    detail: broken.detail,
+                });
+            }
         }
     }
-    feed.skip_counts = keeper.counts();
-    Ok(feed)
 }
 
 /// Where in an entry a flaw sits.

@@ -26,24 +26,171 @@ pub(super) enum FlawKind {
     LoneSurrogate,
 }
 
+/// Bytes of entries parsed at a time: simd-json's tape and buffers grow
+/// with what one parse holds (about five times its bytes), so a large feed
+/// is parsed a run of entries at a time, not whole.
+pub(super) const CHUNK_BYTES: usize = 1 << 20;
+
+/// What the scan found.
+pub(super) struct Scan {
+    /// Tokens neutralised, in document order.
+    pub flaws: Vec<Flaw>,
+    /// Where the root object's first `"ads"` array lies, when the document
+    /// looks like one. `None` when it does not (or a root key is escaped):
+    /// the parser then reads the document whole.
+    pub ads: Option<AdsArray>,
+}
+
+/// The `ads` array's place in the document, cut into runs of entries.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct AdsArray {
+    /// Byte offsets of its `[` and of its `]`.
+    pub open: usize,
+    pub close: usize,
+    /// Runs of whole entries, in order, about [`CHUNK_BYTES`] each (one
+    /// large entry is a run alone). Empty for an array of none.
+    pub chunks: Vec<Chunk>,
+}
+
+/// A run of entries: `doc[start..end]` holds them and the commas between,
+/// never the comma before or after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Chunk {
+    pub start: usize,
+    pub end: usize,
+    /// Entries between those bytes, if the document is valid JSON (commas
+    /// at the array's level, plus one).
+    pub entries: usize,
+    /// Tape index its first entry would have in a parse of the whole document.
+    pub node: u32,
+}
+
+/// Where the scan is relative to the root object and its `ads` array.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Root {
+    /// Before the first token.
+    Start,
+    /// Inside the root object, a key expected next.
+    Key,
+    /// Inside the root object, after a key (or a value).
+    Value { ads: bool },
+    /// Inside the `ads` array.
+    Ads,
+    /// The array found and closed, or the document is not the shape looked for.
+    Done,
+}
+
 /// Neutralises every out-of-range number and lone surrogate escape in
-/// `doc`, returning where they were, in document order.
-pub(super) fn neutralise(doc: &mut [u8]) -> Vec<Flaw> {
+/// `doc`, returning where they were, in document order, and where the
+/// `ads` array lies.
+pub(super) fn neutralise(doc: &mut [u8]) -> Scan {
     let mut flaws = Vec::new();
     // simd-json refuses documents past u32::MAX bytes, so a node fits u32.
     let mut node: u32 = 0;
+    let mut depth: usize = 0;
+    let mut root = Root::Start;
+    // Set once the shape is known not to be `{…, "ads": [ … ], …}`.
+    let mut unsure = false;
+    let mut ads: Option<AdsArray> = None;
+    let mut chunk = Chunk {
+        start: 0,
+        end: 0,
+        entries: 1,
+        node: 0,
+    };
     let mut i = 0;
     while i < doc.len() {
         match doc[i] {
             b'"' => {
-                i = string(doc, i + 1, node, &mut flaws);
+                let end = string(doc, i + 1, node, &mut flaws);
+                match root {
+                    Root::Key if depth == 1 => {
+                        let key = &doc[i + 1..end.saturating_sub(1).max(i + 1)];
+                        if key.contains(&b'\\') {
+                            unsure = true;
+                        }
+                        root = Root::Value {
+                            ads: key == b"ads" && ads.is_none(),
+                        };
+                    }
+                    Root::Value { ads: true } if depth == 1 => unsure = true,
+                    _ => {}
+                }
+                i = end;
                 node = node.wrapping_add(1);
             }
             b'{' | b'[' => {
+                match root {
+                    Root::Start if doc[i] == b'{' => root = Root::Key,
+                    Root::Start => unsure = true,
+                    Root::Value { ads: true } if depth == 1 => {
+                        if doc[i] == b'[' {
+                            root = Root::Ads;
+                            ads = Some(AdsArray {
+                                open: i,
+                                close: 0,
+                                chunks: Vec::new(),
+                            });
+                            chunk = Chunk {
+                                start: i + 1,
+                                end: 0,
+                                entries: 1,
+                                node: node.wrapping_add(1),
+                            };
+                        } else {
+                            unsure = true;
+                        }
+                    }
+                    _ => {}
+                }
+                depth += 1;
                 i += 1;
                 node = node.wrapping_add(1);
             }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if root == Root::Ads && depth == 1 {
+                    if let Some(array) = &mut ads {
+                        array.close = i;
+                        chunk.end = i;
+                        let blank = doc[chunk.start..i].iter().all(u8::is_ascii_whitespace);
+                        if !(blank && chunk.entries == 1 && array.chunks.is_empty()) {
+                            array.chunks.push(chunk);
+                        }
+                    }
+                    root = Root::Value { ads: false };
+                } else if depth == 0 && root != Root::Start {
+                    root = Root::Done;
+                }
+                i += 1;
+            }
+            b',' => {
+                match root {
+                    Root::Value { .. } if depth == 1 => root = Root::Key,
+                    Root::Ads if depth == 2 => {
+                        if i - chunk.start >= CHUNK_BYTES {
+                            chunk.end = i;
+                            if let Some(array) = &mut ads {
+                                array.chunks.push(chunk);
+                            }
+                            chunk = Chunk {
+                                start: i + 1,
+                                end: 0,
+                                entries: 1,
+                                node,
+                            };
+                        } else {
+                            chunk.entries += 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
             b'-' | b'0'..=b'9' => {
+                if root == (Root::Value { ads: true }) && depth == 1 {
+                    unsure = true;
+                }
                 let end = i + doc[i..]
                     .iter()
                     .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
@@ -60,6 +207,9 @@ pub(super) fn neutralise(doc: &mut [u8]) -> Vec<Flaw> {
                 node = node.wrapping_add(1);
             }
             b't' | b'f' | b'n' => {
+                if root == (Root::Value { ads: true }) && depth == 1 {
+                    unsure = true;
+                }
                 i += doc[i..]
                     .iter()
                     .position(|b| !b.is_ascii_alphabetic())
@@ -69,7 +219,11 @@ pub(super) fn neutralise(doc: &mut [u8]) -> Vec<Flaw> {
             _ => i += 1,
         }
     }
-    flaws
+    let closed = ads.as_ref().is_some_and(|a| a.close > a.open);
+    Scan {
+        flaws,
+        ads: ads.filter(|_| closed && !unsure),
+    }
 }
 
 /// Walks a string from just after its opening quote; returns the index
@@ -178,7 +332,7 @@ mod tests {
 
     fn run(doc: &str) -> (String, Vec<Flaw>) {
         let mut bytes = doc.as_bytes().to_vec();
-        let flaws = neutralise(&mut bytes);
+        let flaws = neutralise(&mut bytes).flaws;
         (String::from_utf8(bytes).unwrap(), flaws)
     }
 

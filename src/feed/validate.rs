@@ -9,45 +9,16 @@ use simd_json::prelude::*;
 use simd_json::tape::Value as Json;
 
 use super::skipped::{cut, shown, Broken, Rule, MAX_ID_BYTES, MAX_URL_BYTES};
-use super::Ad;
+use super::AdRef;
 use crate::budget::{Budget, FrequencyCap, Pacing, MAX_FREQUENCY_HOURS};
 use crate::clock::Zone;
 use crate::codes::{Country, Lang};
-use crate::delivery::{Creative, Raw, RawCreative};
+use crate::delivery::{CreativeRef, Raw, RawCreative};
 use crate::fetch::is_absolute_http_url;
 use crate::window::Window;
 
-/// A valid ad still borrowing its strings from the document.
-pub(super) struct Valid<'v> {
-    pub id: &'v str,
-    video_url: &'v str,
-    country: Country,
-    lang: Lang,
-    window: Window,
-    weight: u32,
-    zone: Option<Zone>,
-    creative: Creative,
-    budget: Budget,
-}
-
-impl Valid<'_> {
-    pub fn into_owned(self) -> Ad {
-        Ad {
-            id: self.id.to_owned(),
-            video_url: self.video_url.to_owned(),
-            country: self.country,
-            lang: self.lang,
-            window: self.window,
-            weight: self.weight,
-            zone: self.zone,
-            creative: self.creative,
-            budget: self.budget,
-        }
-    }
-}
-
 /// Checks one entry against every rule, returning the first rule it breaks.
-pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, Broken> {
+pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<AdRef<'i>, Broken> {
     if !entry.is_object() {
         return Err(Broken::new(
             Rule::NotAnObject,
@@ -93,7 +64,7 @@ pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, Broken> {
     };
     let start = hour(entry, "start_hour", 23)?;
     let end = hour(entry, "end_hour", 24)?;
-    Ok(Valid {
+    Ok(AdRef {
         id,
         video_url,
         country,
@@ -107,7 +78,11 @@ pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<Valid<'i>, Broken> {
 }
 
 /// The optional video fields (README "Delivery"), defaults applied.
-fn creative(entry: &Json<'_, '_>, id: &str, video_url: &str) -> Result<Creative, Broken> {
+fn creative<'i>(
+    entry: &Json<'_, 'i>,
+    id: &'i str,
+    video_url: &str,
+) -> Result<CreativeRef<'i>, Broken> {
     let raw = RawCreative {
         duration: raw(entry, "duration"),
         mime_type: raw(entry, "mime_type"),
@@ -116,7 +91,7 @@ fn creative(entry: &Json<'_, '_>, id: &str, video_url: &str) -> Result<Creative,
         title: raw(entry, "title"),
         click_url: raw(entry, "click_url"),
     };
-    Creative::validate(id, video_url, raw)
+    CreativeRef::check(id, video_url, raw)
         .map_err(|e| Broken::new(Rule::BadCreative, cut(&e.to_string(), 200).into_owned()))
 }
 

@@ -1,0 +1,232 @@
+//! Building a [`Catalog`] one valid ad at a time, as the feed parser reads
+//! them ([`Sink`]), so no owned copy of the feed is made on the way: each
+//! ad's 200 body is written straight into a shared buffer, its targeting
+//! into a small fixed-size record, and the rare text that is not derived
+//! from the body (escaped ids, given titles, MIME types, click URLs) beside
+//! it. [`Builder::finish`] compiles the lookup table.
+//!
+//! What a million ads cost is this module's concern: one allocation per
+//! [`BUFFER_BYTES`] of bodies rather than one per ad, the id and the video
+//! URL read back from the body rather than kept twice, budgets and
+//! creatives kept only for the ads that have them.
+
+use bytes::Bytes;
+
+use super::chosen::{Delivered, Video};
+use super::{id_hash, AdFacts, Catalog, Facts, ESCAPED, NO_BUDGET};
+use crate::budget::Budget;
+use crate::delivery::creative::mime_from_extension;
+use crate::delivery::Creative;
+use crate::feed::{AdRef, Sink, Skips};
+
+/// Bodies are written into buffers of about this size, each one allocation
+/// shared (reference-counted) by the ads in it.
+const BUFFER_BYTES: usize = 4096;
+
+/// `{"id":"`: where the id starts in a body.
+pub(super) const ID_AT: usize = 7;
+/// `","video_url":"`: between the id and the URL in a body.
+pub(super) const BETWEEN: usize = 15;
+/// `"}`: after the URL.
+const TAIL: usize = 2;
+
+#[derive(serde::Serialize)]
+struct AdBody<'a> {
+    id: &'a str,
+    video_url: &'a str,
+}
+
+/// Where one ad's body lies until its buffer is frozen.
+#[derive(Clone, Copy)]
+struct Span {
+    buffer: u32,
+    start: u32,
+    len: u32,
+}
+
+/// A catalog under construction: a [`Sink`] for
+/// [`crate::feed::parse_into`].
+#[derive(Default)]
+pub struct Builder {
+    /// The buffer being written.
+    open: Vec<u8>,
+    /// Buffers already full.
+    full: Vec<Bytes>,
+    spans: Vec<Span>,
+    id_hashes: Vec<u64>,
+    facts: Vec<Facts>,
+    budgeted: Vec<AdFacts>,
+    /// Ads whose id or video URL the body spells escaped, with both as given.
+    escaped: Vec<(u32, Box<str>, Box<str>)>,
+    videos: Vec<Video>,
+    /// Ads whose creative is not the defaults, with it whole.
+    creatives: Vec<(u32, Creative)>,
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        Builder {
+            open: Vec::with_capacity(BUFFER_BYTES * 2),
+            ..Builder::default()
+        }
+    }
+
+    /// Compiles the table and hands the catalog over.
+    pub fn finish(mut self, skips: Skips) -> Catalog {
+        self.freeze();
+        let bodies: Box<[Bytes]> = self
+            .spans
+            .iter()
+            .map(|s| {
+                let (start, len) = (s.start as usize, s.len as usize);
+                // A slice shares the buffer's reference count (made on the
+                // first slice): cloning it on the request path allocates
+                // nothing.
+                self.full[s.buffer as usize].slice(start..start + len)
+            })
+            .collect();
+        drop(self.spans);
+        drop(self.full);
+        let n = bodies.len();
+        let table = super::compile::Table::of(&self.facts);
+        Catalog {
+            pairs: table.pairs,
+            slots: table.slots,
+            members: table.members,
+            bodies,
+            id_hashes: self.id_hashes.into_boxed_slice(),
+            zoned: table.zoned,
+            zoned_of: table.zoned_of,
+            limited: !self.budgeted.is_empty(),
+            facts: self.facts.into_boxed_slice(),
+            budgeted: self.budgeted.into_boxed_slice(),
+            escaped: self.escaped.into_boxed_slice(),
+            unlimited: Budget::default(),
+            delivered: Delivered::new(
+                self.videos.into_boxed_slice(),
+                self.creatives.into_boxed_slice(),
+                n,
+            ),
+            skipped_entries: skips.kept.into_boxed_slice(),
+            skip_counts: skips.counts,
+        }
+    }
+
+    /// Makes the open buffer one shared allocation of exactly its size.
+    fn freeze(&mut self) {
+        if !self.open.is_empty() {
+            self.full.push(Bytes::copy_from_slice(&self.open));
+            self.open.clear();
+        }
+    }
+
+    /// The body bytes of ad `n`, frozen or not.
+    fn body(&self, n: usize) -> &[u8] {
+        let s = self.spans[n];
+        let buffer = match self.full.get(s.buffer as usize) {
+            Some(full) => &full[..],
+            None => &self.open[..],
+        };
+        &buffer[s.start as usize..][..s.len as usize]
+    }
+}
+
+impl Sink for Builder {
+    fn push(&mut self, ad: AdRef<'_>) {
+        let n = self.spans.len() as u32;
+        if self.open.len() >= BUFFER_BYTES {
+            self.freeze();
+        }
+        let start = self.open.len();
+        simd_json::to_writer(
+            &mut self.open,
+            &AdBody {
+                id: ad.id,
+                video_url: ad.video_url,
+            },
+        )
+        .expect("two strings always serialise");
+        let len = self.open.len() - start;
+        self.spans.push(Span {
+            buffer: self.full.len() as u32,
+            start: start as u32,
+            len: u32::try_from(len).expect("a body is a few KiB"),
+        });
+        // Escaping only ever lengthens: at the plain length, the body
+        // holds both strings as given.
+        let plain = len == ID_AT + ad.id.len() + BETWEEN + ad.video_url.len() + TAIL;
+        let id_len = match u16::try_from(ad.id.len()) {
+            Ok(id_len) if plain && id_len != ESCAPED => id_len,
+            _ => {
+                self.escaped.push((n, ad.id.into(), ad.video_url.into()));
+                ESCAPED
+            }
+        };
+        self.id_hashes.push(id_hash(ad.id.as_bytes()));
+        let budget = if ad.budget.is_unlimited() {
+            NO_BUDGET
+        } else {
+            self.budgeted.push(AdFacts {
+                id: ad.id.into(),
+                country: ad.country,
+                lang: ad.lang,
+                window: ad.window,
+                weight: ad.weight,
+                zone: ad.zone,
+                budget: ad.budget,
+            });
+            self.budgeted.len() as u32 - 1
+        };
+        self.facts.push(Facts {
+            country: ad.country,
+            lang: ad.lang,
+            window: ad.window,
+            weight: ad.weight,
+            zone: ad.zone,
+            budget,
+            id_len,
+        });
+        let c = ad.creative;
+        let small = |v: u32| u16::try_from(v).ok();
+        let video = match (small(c.duration), small(c.width), small(c.height)) {
+            (Some(duration), Some(width), Some(height))
+                if c.mime_type == mime_from_extension(ad.video_url)
+                    && c.title == ad.id
+                    && c.click_url.is_none() =>
+            {
+                Video {
+                    duration,
+                    width,
+                    height,
+                    given: false,
+                }
+            }
+            _ => {
+                self.creatives.push((n, c.to_owned()));
+                Video {
+                    given: true,
+                    ..Video::default()
+                }
+            }
+        };
+        self.videos.push(video);
+    }
+
+    fn id(&self, n: usize) -> &str {
+        match self.facts[n].id_len {
+            ESCAPED => {
+                let at = self
+                    .escaped
+                    .binary_search_by_key(&(n as u32), |e| e.0)
+                    .expect("an escaped id is listed");
+                &self.escaped[at].1
+            }
+            len => std::str::from_utf8(&self.body(n)[ID_AT..][..usize::from(len)])
+                .expect("the body holds the id as given"),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+}
