@@ -229,4 +229,11 @@ impl Sink for Builder {
     fn len(&self) -> usize {
         self.spans.len()
     }
+
+    fn reserve(&mut self, ads: usize) {
+        self.spans.reserve(ads);
+        self.id_hashes.reserve(ads);
+        self.facts.reserve(ads);
+        self.videos.reserve(ads);
+    }
 }

@@ -103,7 +103,16 @@ fn zoned_runs(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<ZonedAd>, Vec<Run
 fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) {
     let masks: Vec<u32> = ads.iter().map(|ad| ad.window.mask()).collect();
     let mut slots = Vec::with_capacity(ads_of_pair.len() * 24);
-    let mut members = Vec::new();
+    // Every hour of every ad's window, once: the size of all cycles when
+    // weights are 1 (repeats of a cycle make it less), so the one large
+    // array is allocated once and at its size.
+    let hours: usize = ads
+        .iter()
+        .zip(&masks)
+        .filter(|(ad, _)| ad.zone.is_none())
+        .map(|(_, mask)| mask.count_ones() as usize)
+        .sum();
+    let mut members = Vec::with_capacity(hours);
     let mut eligible: Vec<(u32, u32)> = Vec::new();
     for pair in ads_of_pair {
         let mut previous = None;

@@ -98,6 +98,11 @@ pub trait Sink {
     /// The id of ad number `n`: the parser checks repeats against it.
     fn id(&self, n: usize) -> &str;
     fn len(&self) -> usize;
+    /// Room for about `ads` more ads: the parser's count of entries, capped
+    /// by what the document's size could hold.
+    fn reserve(&mut self, ads: usize) {
+        let _ = ads;
+    }
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -112,6 +117,9 @@ impl Sink for Vec<Ad> {
     }
     fn len(&self) -> usize {
         Vec::len(self)
+    }
+    fn reserve(&mut self, ads: usize) {
+        Vec::reserve(self, ads);
     }
 }
 

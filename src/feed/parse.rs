@@ -67,7 +67,9 @@ pub fn parse_into(mut body: Vec<u8>, sink: &mut impl Sink) -> Result<Skips, Feed
                     .get("ads")
                     .and_then(|ads| ads.as_array())
                     .ok_or(FeedError::NoAdsArray)?;
-                reader.seen.reserve(entries.len().min(len / MIN_AD_BYTES));
+                let room = entries.len().min(len / MIN_AD_BYTES);
+                reader.seen.reserve(room, sink);
+                sink.reserve(room);
                 let mut flaws = scan.flaws.iter().peekable();
                 reader.read(&tape.0, at, entries.iter(), &mut flaws, sink);
                 Ok(())
@@ -107,7 +109,8 @@ fn read_in_chunks(
         .map(|c| c.entries)
         .sum::<usize>()
         .min(body.len() / MIN_AD_BYTES);
-    reader.seen.reserve(room);
+    reader.seen.reserve(room, sink);
+    sink.reserve(room);
     let mut flaws = flaws.iter().peekable();
     let mut local = Vec::new();
     for (k, chunk) in ads.chunks.iter().enumerate() {
@@ -215,33 +218,32 @@ fn whole_ads_node(nodes: &[Node<'_>]) -> Result<usize, FeedError> {
     }
 }
 
-/// Ids already served, by hash; the ids themselves are the sink's.
+/// Ids already served, as ad numbers; the ids themselves are the sink's.
 #[derive(Default)]
 struct Seen {
-    first: ahash::AHashMap<u64, u32>,
-    /// Ads whose id hashed like an earlier, different one.
-    more: Vec<(u64, u32)>,
+    numbers: hashbrown::HashTable<u32>,
 }
 
 impl Seen {
-    fn reserve(&mut self, n: usize) {
-        self.first.reserve(n);
+    fn reserve(&mut self, n: usize, sink: &impl Sink) {
+        self.numbers
+            .reserve(n, |&ad| SEEN_HASH.hash_one(sink.id(ad as usize)));
     }
 
     /// Whether `id` is new; if so it becomes ad number `sink.len()`.
     fn insert(&mut self, id: &str, sink: &impl Sink) -> bool {
         let hash = SEEN_HASH.hash_one(id);
-        let next = sink.len() as u32;
-        let first = *self.first.entry(hash).or_insert(next);
-        if first == next {
-            return true;
+        match self.numbers.entry(
+            hash,
+            |&ad| sink.id(ad as usize) == id,
+            |&ad| SEEN_HASH.hash_one(sink.id(ad as usize)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(sink.len() as u32);
+                true
+            }
         }
-        let same = |n: u32| sink.id(n as usize) == id;
-        if same(first) || self.more.iter().any(|&(h, n)| h == hash && same(n)) {
-            return false;
-        }
-        self.more.push((hash, next));
-        true
     }
 }
 
@@ -591,6 +593,65 @@ pub(super) mod tests {
         let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ads.json")).unwrap();
         let feed = parse(body).unwrap();
         assert!(feed.ads.len() >= 10, "{} ads", feed.ads.len());
+    }
+
+    /// A large document is parsed a run of entries at a time; the result
+    /// is the same as reading it whole (which the parser does when a root
+    /// key is escaped), flaws, repeats and skips in later runs included.
+    #[test]
+    fn a_document_read_in_runs_reads_as_one_read_whole() {
+        let mut doc = crate::synthetic::feed(30_000, 3);
+        let id = |n: usize| format!(r#""id":"{n:08x}""#);
+        // A flaw, a lone surrogate, a repeat and a non-object, all past the
+        // first run.
+        doc = doc.replacen(&id(20_000), r#""id":"x","start_hour":1e400"#, 1);
+        doc = doc.replacen(&id(21_000), r#""id":"y\ud800""#, 1);
+        doc = doc.replacen(&id(29_000), &id(25_000), 1);
+        doc = doc.replacen(&format!("{{{}", id(27_000)), r#"42,{"id":"z""#, 1);
+        let mut runs = doc.clone().into_bytes();
+        let scanned = scan::neutralise(&mut runs);
+        assert!(scanned.ads.unwrap().chunks.len() > 2, "{} bytes", doc.len());
+        let whole = doc.replacen(r#"{"ads""#, r#"{"\u0061ds""#, 1);
+        let mut bytes = whole.clone().into_bytes();
+        assert!(scan::neutralise(&mut bytes).ads.is_none());
+        let (runs, whole) = (parse(doc.into_bytes()), parse(whole.into_bytes()));
+        let runs = runs.unwrap();
+        assert_eq!(runs.ads.len(), 29_997);
+        assert_eq!(runs.skipped.len(), 4);
+        assert_eq!(format!("{runs:?}"), format!("{:?}", whole.unwrap()));
+    }
+
+    #[test]
+    fn a_broken_run_or_a_missing_entry_rejects_the_document() {
+        let doc = crate::synthetic::feed(30_000, 3);
+        let last = format!(r#""id":"{:08x}""#, 29_000);
+        for broken in [
+            doc.replacen(&last, r#""id":"a",,"#, 1),
+            doc.replacen(&last, r#""id":"a"}, ,{"id":"b""#, 1),
+            doc.replacen("]}", ",]}", 1),
+            doc.replacen("]}", r#"],"x":}"#, 1),
+            feed_of(&[GOOD, " ", GOOD])
+                .iter()
+                .map(|&b| b as char)
+                .collect(),
+            feed_of(&[GOOD, ""]).iter().map(|&b| b as char).collect(),
+        ] {
+            assert!(
+                matches!(
+                    parse(broken.clone().into_bytes()),
+                    Err(FeedError::InvalidJson(_))
+                ),
+                "{}",
+                &broken[broken.len().saturating_sub(60)..]
+            );
+        }
+        let no_array = doc
+            .replacen(r#"{"ads":["#, r#"{"ads":{"a":["#, 1)
+            .replacen("]}", "]}}", 1);
+        assert!(matches!(
+            parse(no_array.into_bytes()),
+            Err(FeedError::NoAdsArray)
+        ));
     }
 
     /// The kept simd-json buffers must not carry anything from one parse
