@@ -232,6 +232,10 @@ impl BudgetSync {
                         .wait_timeout_while(guard, tick, |stopped| !*stopped)
                         .unwrap_or_else(|p| p.into_inner());
                     if *guard {
+                        // What was served since the last exchange reaches
+                        // the other replicas before this one exits.
+                        drop(guard);
+                        exchange_servings(catalog.load().as_deref(), &ledger, &*clock);
                         return;
                     }
                 }
@@ -242,7 +246,8 @@ impl BudgetSync {
         })
     }
 
-    /// Stops the thread and waits for it (at most one store read).
+    /// Stops the thread and waits for it (at most one store read and a
+    /// last servings exchange).
     pub fn shutdown(mut self) {
         self.stop_and_join();
     }
