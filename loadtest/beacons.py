@@ -2,13 +2,14 @@
 """The load client of loadtest/fleet.sh: asks for ads and fires their beacons.
 
     python3 loadtest/beacons.py BASE_URL OUT.json [--seconds S] [--max-answers N]
-                                [--threads T] [--vast-share F]
+                                [--threads T] [--vast-share F] [--beacons LIST]
 
 Each thread keeps one keep-alive connection (http.client) and loops: ask
 BASE_URL/ad_request for one of a few (country, lang) pairs, a share of them
 with format=vast. For every ad answer (a 200 that names an ad) it fires the
 answer's beacons in player order: impression, start, firstQuartile,
-midpoint, thirdQuartile, complete. A JSON answer's beacon is
+midpoint, thirdQuartile, complete (or only those --beacons names, e.g.
+`impression` for the budgets run). A JSON answer's beacon is
 `event_url + "&e=NAME"`; a VAST answer's are its <Impression> and
 <Tracking event="NAME"> URLs. A beacon is retried on a connection error or
 a balancer 502/503/504 until it gets 204 (at most --beacon-tries times):
@@ -207,7 +208,7 @@ def worker(args, totals, stop_at, budget, seed):
             totals.answers[ad_id] += 1
             totals.vast_answers += vast
             budget[0] -= 1
-        for name in BEACONS:
+        for name in args.beacons:
             fire(conns, urls[name], totals, ad_id, name, args.beacon_tries)
 
 
@@ -221,7 +222,10 @@ def main():
     parser.add_argument("--vast-share", type=float, default=0.2)
     parser.add_argument("--beacon-tries", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=5)
+    parser.add_argument("--beacons", default=",".join(BEACONS),
+                        help="comma-separated beacons to fire per answer, in player order")
     args = parser.parse_args()
+    args.beacons = [b for b in BEACONS if b in args.beacons.split(",")]
 
     totals = Totals()
     budget = [args.max_answers]

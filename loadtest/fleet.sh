@@ -9,6 +9,8 @@
 #   THREADS=8 MAX_ANSWERS=50000 VAST_SHARE=0.5 bash loadtest/fleet.sh
 #   ADSERVER_BIN=/path/to/adserver bash loadtest/fleet.sh   # skip the build
 #   REDIS_AOF=no bash loadtest/fleet.sh   # must FAIL: Redis forgets on restart
+#   CAP=3000 bash loadtest/fleet.sh       # budgets: overshoot past a daily cap
+#   CAP=3000 RESTARTS=no bash loadtest/fleet.sh   # ... without the outage term
 #
 # The parts, all on 127.0.0.1 on free ports, all stopped at exit:
 # - redis-server with the append-only file, `--appendonly yes
@@ -29,6 +31,18 @@
 # - loadtest/beacons.py (Python stdlib): THREADS keep-alive clients, bounded
 #   by SECONDS_OF_LOAD and MAX_ANSWERS; see its header.
 #
+# With CAP=N (README "Budgets", "Overshoot") the feed is CAPPED_ADS (3) ads
+# for every country and language with `daily_cap` N and one uncapped house
+# ad, the client fires only `impression` beacons (so it asks faster), and
+# the check adds: every capped ad reached N, and none ended more than
+#
+#     replicas × rate × (sync + flush + Redis downtime) + client threads
+#
+# past it, `rate` being one replica's whole answer rate (an upper bound for
+# one ad's), the downtime what the script measured, the threads the beacons
+# in flight. The restarts below happen as in the plain run: a restarted
+# replica must start from the fleet's counts.
+#
 # In the middle of the load: Redis gets SIGTERM, stays down ~2 s and comes
 # back on the same port (the replicas keep their counts and retry); then
 # each replica in turn gets SIGTERM (its last flush), exits, is started
@@ -46,6 +60,10 @@ MAX_ANSWERS=${MAX_ANSWERS:-200000}
 VAST_SHARE=${VAST_SHARE:-0.2}
 REDIS_AOF=${REDIS_AOF:-yes} # `no` shows the check failing: the restart loses counts
 FLUSH_INTERVAL=1 # seconds; --ledger-flush-interval
+SYNC_INTERVAL=1  # seconds; --budget-sync-interval
+CAP=${CAP:-}     # a daily_cap for the budgets run; empty: the plain run
+CAPPED_ADS=${CAPPED_ADS:-3}
+RESTARTS=${RESTARTS:-yes} # `no`: no Redis or replica restart during the load
 
 # shellcheck source=loadtest/lib.sh
 . loadtest/lib.sh
@@ -80,12 +98,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 - data/ads.json "$work/feed.json" <<'PY'
+python3 - data/ads.json "$work/feed.json" "$CAP" "$CAPPED_ADS" <<'PY'
 import json, sys
-doc = json.load(open(sys.argv[1]))
+source, target, cap, capped = sys.argv[1:]
+doc = json.load(open(source))
 for ad in doc["ads"]:
     ad["start_hour"] = ad["end_hour"] = 0  # equal ends: all day
-json.dump(doc, open(sys.argv[2], "w"))
+if cap:
+    # Budgets: a house ad, then the capped ones, for every pair asked.
+    doc["ads"] = doc["ads"][: int(capped) + 1]
+    for i, ad in enumerate(doc["ads"]):
+        ad["country"] = ad["lang"] = "*"
+        if i:
+            ad["daily_cap"] = int(cap)
+    with open(target + ".capped", "w") as f:
+        f.write("\n".join(ad["id"] for ad in doc["ads"][1:]))
+json.dump(doc, open(target, "w"))
 PY
 
 start_redis() {
@@ -107,6 +135,7 @@ start_replica() { # index
     "$bin" --feed "$work/feed.json" --drain-timeout 5 \
         --listen "127.0.0.1:$(public_port "$1")" --admin-listen "127.0.0.1:$(admin_port "$1")" \
         --ledger "redis://127.0.0.1:$redis_port" --ledger-flush-interval "$FLUSH_INTERVAL" \
+        --budget-sync-interval "$SYNC_INTERVAL" \
         --event-key-file "$work/event.key" --public-url "http://127.0.0.1:$lb_port" \
         2>> "$work/replica-$1.log" &
     pid[$1]=$!
@@ -129,29 +158,36 @@ haproxy_pid=$!
 wait_ready "http://127.0.0.1:$lb_port" 100 0.05 "$work/haproxy.log" haproxy
 sleep 0.5 # every replica passes HAProxy's first checks (rise 2 × 200 ms)
 
-echo "fleet: $REPLICAS replicas, redis :$redis_port, haproxy :$lb_port; ${SECONDS_OF_LOAD}s of load, $THREADS client threads"
+echo "fleet: $REPLICAS replicas, redis :$redis_port, haproxy :$lb_port; ${SECONDS_OF_LOAD}s of load, $THREADS client threads${CAP:+; daily_cap $CAP on $CAPPED_ADS ads}"
+beacons=()
+if [ -n "$CAP" ]; then beacons=(--beacons impression); fi
 python3 loadtest/beacons.py "http://127.0.0.1:$lb_port" "$work/client.json" \
     --seconds "$SECONDS_OF_LOAD" --max-answers "$MAX_ANSWERS" \
-    --threads "$THREADS" --vast-share "$VAST_SHARE" &
+    --threads "$THREADS" --vast-share "$VAST_SHARE" "${beacons[@]}" &
 loader=$!
 
-sleep "$(awk -v s="$SECONDS_OF_LOAD" 'BEGIN { print s / 5 }')"
-echo "  redis: SIGTERM"
-kill -TERM "$redis_pid"
-wait "$redis_pid" || true
-sleep 2
-start_redis
-echo "  redis: back on :$redis_port after ~2 s"
-sleep 2
+redis_down=0
+if [ "$RESTARTS" = yes ]; then
+    sleep "$(awk -v s="$SECONDS_OF_LOAD" 'BEGIN { print s / 5 }')"
+    echo "  redis: SIGTERM"
+    redis_down_at=$(date +%s.%N)
+    kill -TERM "$redis_pid"
+    wait "$redis_pid" || true
+    sleep 2
+    start_redis
+    redis_down=$(awk -v a="$redis_down_at" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    echo "  redis: back on :$redis_port after $redis_down s"
+    sleep 2
 
-for i in $(seq 0 $((REPLICAS - 1))); do
-    kill -TERM "${pid[$i]}"
-    if wait "${pid[$i]}"; then echo "  replica $i drained and exited 0"; else echo "  replica $i exited $?"; fi
-    sleep 0.5 # HAProxy's check sees it gone
-    start_replica "$i"
-    sleep 0.5 # ... and back (rise 2 × 200 ms)
-    echo "  replica $i back and ready"
-done
+    for i in $(seq 0 $((REPLICAS - 1))); do
+        kill -TERM "${pid[$i]}"
+        if wait "${pid[$i]}"; then echo "  replica $i drained and exited 0"; else echo "  replica $i exited $?"; fi
+        sleep 0.5 # HAProxy's check sees it gone
+        start_replica "$i"
+        sleep 0.5 # ... and back (rise 2 × 200 ms)
+        echo "  replica $i back and ready"
+    done
+fi
 
 status=0
 wait "$loader" || status=$?
@@ -174,9 +210,10 @@ for i in $(seq 0 $((REPLICAS - 1))); do
 done
 
 result=0
-python3 - "$work" "$REPLICAS" <<'PY' || result=$?
+python3 - "$work" "$REPLICAS" "$CAP" "$THREADS" "$SYNC_INTERVAL" "$FLUSH_INTERVAL" "$redis_down" <<'PY' || result=$?
 import glob, json, sys
-work, replicas = sys.argv[1], int(sys.argv[2])
+work, replicas, cap = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+threads, sync, flush, redis_down = int(sys.argv[4]), *map(float, sys.argv[5:])
 client = json.load(open(f"{work}/client.json"))
 names = ["served", "impression", "start", "firstQuartile", "midpoint",
          "thirdQuartile", "complete", "skip", "click", "error"]
@@ -230,6 +267,22 @@ if client["malformed"]:
     problems.append("answers the client could not read")
 if not total["served"]:
     problems.append("no ad was served")
+if cap:
+    # README "Budgets", "Overshoot": the bound with a whole replica's
+    # answer rate standing in for one ad's.
+    cap = int(cap)
+    rate = total["served"] / max(client["seconds"], 0.1) / replicas
+    bound = replicas * rate * (sync + flush + redis_down) + threads
+    capped = open(f"{work}/feed.json.capped").read().split()
+    print(f"budgets: rate {rate:.0f} answers/s per replica; bound = {replicas} x {rate:.0f} x "
+          f"({sync:g} + {flush:g} + {redis_down:g}) + {threads} = {bound:.0f} past the cap of {cap}")
+    for ad in capped:
+        got = seen[0].get(ad, {}).get("impression", 0)
+        print(f"  {ad}: {got} impressions, {got - cap} over")
+        if got < cap:
+            problems.append(f"{ad} got {got} of its cap of {cap}: raise SECONDS_OF_LOAD or lower CAP")
+        elif got - cap > bound:
+            problems.append(f"{ad}: {got - cap} past the cap, bound {bound:.0f}")
 for p in problems:
     print("FAIL:", p)
 if not problems:

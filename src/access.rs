@@ -55,26 +55,35 @@ impl Denied {
 }
 
 impl Access {
-    /// `Ok` when the request may proceed; otherwise why not.
+    /// `Ok` when the request may proceed, with who it is when it was
+    /// authenticated (frequency caps count a JWT's `sub`); otherwise why not.
     #[inline]
-    pub(crate) fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), Denied> {
+    pub(crate) fn admit(
+        &self,
+        peer: IpAddr,
+        headers: &HeaderMap,
+    ) -> Result<Option<Principal>, Denied> {
         let Some(limiter) = &self.rate_limit else {
-            if self.auth.is_enabled() {
-                self.auth
-                    .authenticate(headers)
-                    .map_err(Denied::Unauthorized)?;
+            if !self.auth.is_enabled() {
+                return Ok(None);
             }
-            return Ok(());
+            return self
+                .auth
+                .authenticate(headers)
+                .map(Some)
+                .map_err(Denied::Unauthorized);
         };
         if !self.auth.is_enabled() {
             return limiter
                 .check(self.address_key(peer, headers))
+                .map(|()| None)
                 .map_err(Denied::RateLimited);
         }
         let unverified = match self.auth.recognise(headers) {
             Ok(Credential::Known(principal)) => {
                 return limiter
                     .check(principal_key(principal))
+                    .map(|()| Some(principal))
                     .map_err(Denied::RateLimited)
             }
             Ok(Credential::Unverified(token)) => Ok(token),
@@ -87,7 +96,7 @@ impl Access {
         let token = unverified.map_err(Denied::Unauthorized)?;
         self.auth
             .verify(token)
-            .map(drop)
+            .map(Some)
             .map_err(Denied::Unauthorized)
     }
 

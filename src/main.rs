@@ -92,8 +92,11 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         loops.spawn("jwks refresh", jwks_refresh);
     }
 
-    // Caps are judged from the first catalog on; the thread reads the
-    // store, never the request path.
+    // Caps are judged before the first request: a restarted replica must
+    // not serve an ad the fleet has capped (or replay a player's servings
+    // late). Then the thread reads the store, never the request path.
+    let first = Arc::clone(&state);
+    tokio::task::spawn_blocking(move || adserver::budget::sync_now(&first)).await?;
     let budget_sync = BudgetSync::spawn(
         Arc::clone(&state.catalog),
         Arc::clone(&state.delivery.ledger),

@@ -444,3 +444,55 @@ async fn unknown_api_keys_and_missing_tokens_count_against_the_address() {
     .await;
     assert_eq!(ok.status, 200);
 }
+
+/// README "Budgets": with JWT auth and no `uid`, frequency caps count the
+/// token's `sub`, as the access gate verified it (the route no longer
+/// authenticates a second time).
+#[tokio::test]
+async fn frequency_caps_count_the_tokens_subject() {
+    use adserver::synthetic::ad_json;
+    let [rsa, ..] = keys();
+    let (server, path) = jwt_server("frequency", &[rsa]).await;
+    let _ = std::fs::remove_file(&path);
+    let feed = support::feed_of_ads(&[
+        ad_json(
+            "capped",
+            "us",
+            "eng",
+            0,
+            0,
+            r#","frequency_cap":{"count":2,"hours":1}"#,
+        ),
+        ad_json("house", "*", "*", 0, 0, ""),
+    ]);
+    support::load_json(&server, &feed).await;
+    let as_subject = |sub: &str, uid: &str| {
+        let mut claims = claims();
+        claims["sub"] = sub.into();
+        let token = sign(rsa, &claims);
+        let target = format!("/ad_request?country=us&lang=eng{uid}");
+        let addr = server.public;
+        async move {
+            get_with(
+                addr,
+                &target,
+                &[("Authorization", &format!("Bearer {token}"))],
+            )
+            .await
+            .ad_id()
+        }
+    };
+    assert_eq!(as_subject("player-1", "").await, "capped");
+    assert_eq!(as_subject("player-1", "").await, "capped");
+    assert_eq!(
+        as_subject("player-1", "").await,
+        "house",
+        "2 of 2 for this sub"
+    );
+    assert_eq!(as_subject("player-2", "").await, "capped", "another sub");
+    assert_eq!(
+        as_subject("player-1", "&uid=other").await,
+        "capped",
+        "a uid wins over the sub"
+    );
+}

@@ -1,6 +1,8 @@
 //! The `adserver` binary as an operator runs it: flags and environment,
 //! startup logs, serving the bundled feed, and exit 0 on SIGTERM/SIGINT.
 
+#[path = "support/redis.rs"]
+mod redis_support;
 mod support;
 
 use std::net::TcpListener;
@@ -338,5 +340,99 @@ async fn a_sqlite_ledger_and_event_key_survive_a_restart() {
         .unwrap_or_else(|| panic!("no row for {id}: {}", stats.body));
     // served, impression, start, firstQuartile, midpoint, thirdQuartile, complete
     assert!(row.starts_with(&format!("{id},1,1,0,0,0,0,1,")), "{row}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// README "Budgets": two replicas on one Redis hold a daily cap and a
+/// frequency cap, and a replica that restarts keeps both from its first
+/// answer (its first budget sync runs before it serves).
+#[tokio::test]
+async fn caps_hold_across_replicas_and_a_restart_on_redis() {
+    use adserver::synthetic::ad_json;
+    use support::feed_of_ads;
+    let redis = redis_support::RedisServer::start();
+    let dir = std::env::temp_dir().join(format!("adserver-bin-caps-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let feed = dir.join("feed.json");
+    let ads = [
+        ad_json("daily", "us", "eng", 0, 0, r#","daily_cap":2"#),
+        ad_json(
+            "freq",
+            "de",
+            "ger",
+            0,
+            0,
+            r#","frequency_cap":{"count":2,"hours":24}"#,
+        ),
+        ad_json("house", "*", "*", 0, 0, ""),
+    ];
+    std::fs::write(&feed, feed_of_ads(&ads)).unwrap();
+    let key = dir.join("event.key");
+    let url = redis.url();
+    let run = || {
+        let port = free_port();
+        let child = spawn(
+            &[
+                "--feed",
+                feed.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--admin-listen",
+                &format!("127.0.0.1:{}", free_port()),
+                "--ledger",
+                &url,
+                "--event-key-file",
+                key.to_str().unwrap(),
+            ],
+            &[],
+        );
+        (child, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+    };
+    let (a, a_addr) = run();
+    let (b, b_addr) = run();
+    wait_ready(a_addr.port()).await;
+    wait_ready(b_addr.port()).await;
+    let us = "/ad_request?country=us&lang=eng";
+    let p1 = "/ad_request?country=de&lang=ger&uid=p1";
+    for addr in [a_addr, b_addr] {
+        let reply = get(addr, us).await;
+        assert_eq!(reply.ad_id(), "daily");
+        let beacon = get(addr, &format!("{}&e=impression", reply.event_target())).await;
+        assert_eq!(beacon.status, 204);
+        assert_eq!(get(addr, p1).await.ad_id(), "freq");
+    }
+    // One flush and one sync later, both replicas know the fleet's counts.
+    let settled = Instant::now() + Duration::from_secs(10);
+    for addr in [a_addr, b_addr] {
+        while get(addr, us).await.ad_id() != "house" || get(addr, p1).await.ad_id() != "house" {
+            assert!(
+                Instant::now() < settled,
+                "caps not held on {addr} within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // SIGTERM flushes and sends; the restarted replica starts capped.
+    signal(&a, "TERM");
+    assert_eq!(wait_exit(a).0, 0);
+    let (again, again_addr) = run();
+    wait_ready(again_addr.port()).await;
+    assert_eq!(
+        get(again_addr, us).await.ad_id(),
+        "house",
+        "daily cap after restart"
+    );
+    assert_eq!(
+        get(again_addr, p1).await.ad_id(),
+        "house",
+        "p1 capped after restart"
+    );
+    let p2 = "/ad_request?country=de&lang=ger&uid=p2";
+    assert_eq!(get(again_addr, p2).await.ad_id(), "freq", "another player");
+    for child in [b, again] {
+        signal(&child, "TERM");
+        assert_eq!(wait_exit(child).0, 0);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

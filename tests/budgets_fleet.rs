@@ -227,3 +227,92 @@ async fn a_total_cap_in_redis_counts_every_day_old_ones_included() {
         explain.body
     );
 }
+
+/// Asks `server` for an ad as player `uid`; the ad's id.
+async fn ask_as(server: &TestServer, uid: &str) -> String {
+    server
+        .get(&format!("/ad_request?country=us&lang=eng&uid={uid}"))
+        .await
+        .ad_id()
+}
+
+/// One frequency cap across two replicas and a third that starts late:
+/// servings on one replica count on the others after an exchange, and a
+/// replica that starts reads back every serving still in the window.
+async fn replicas_share_one_frequency_cap(spec: &str) {
+    let feed = feed(r#","frequency_cap":{"count":3,"hours":2}"#);
+    let a = replica(spec, BudgetSettings::default(), &feed).await;
+    let b = replica(spec, BudgetSettings::default(), &feed).await;
+    assert_eq!(ask_as(&a, "p1").await, "a1");
+    assert_eq!(ask_as(&a, "p1").await, "a1");
+    tick(&a).await;
+    tick(&b).await;
+    assert_eq!(ask_as(&b, "p1").await, "a1", "2 of 3 seen on a");
+    assert_eq!(ask_as(&b, "p1").await, "house", "3 of 3 fleet-wide");
+    assert_eq!(ask_as(&b, "p2").await, "a1", "another player");
+    tick(&b).await;
+    tick(&a).await;
+    assert_eq!(ask_as(&a, "p1").await, "house", "b's serving reached a");
+    let explain = a
+        .admin_get("/explain?country=us&lang=eng&uid=p1")
+        .await
+        .body;
+    assert!(
+        explain.contains("frequency cap reached for this player: 3 of 3 in 2 hours"),
+        "{explain}"
+    );
+    // A replica started now (a restart, a scale-up) knows both players
+    // before its first answer.
+    let late = replica(spec, BudgetSettings::default(), &feed).await;
+    tick(&late).await;
+    assert_eq!(ask_as(&late, "p1").await, "house");
+    assert_eq!(ask_as(&late, "p2").await, "a1", "p2 had 1 of 3");
+    // Two hours on, the window has closed everywhere.
+    for server in [&a, &b, &late] {
+        server
+            .clock
+            .set_instant("2026-01-15T14:00:00Z".parse().unwrap());
+        tick(server).await;
+    }
+    assert_eq!(ask_as(&b, "p1").await, "a1", "a new window");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_one_redis_hold_one_frequency_cap() {
+    let redis = RedisServer::start();
+    replicas_share_one_frequency_cap(&redis.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_a_redis_cluster_hold_one_frequency_cap() {
+    let cluster = RedisCluster::start();
+    replicas_share_one_frequency_cap(&cluster.spec()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frequency_servings_wait_out_a_redis_outage() {
+    let mut redis = RedisServer::start();
+    let feed = feed(r#","frequency_cap":{"count":2,"hours":1}"#);
+    let a = replica(&redis.url(), BudgetSettings::default(), &feed).await;
+    let b = replica(&redis.url(), BudgetSettings::default(), &feed).await;
+    tick(&a).await;
+    tick(&b).await;
+    redis.kill();
+    assert_eq!(ask_as(&a, "p1").await, "a1");
+    tick(&a).await;
+    tick(&b).await;
+    // Each replica counts its own meanwhile (README "Budgets": R × count
+    // at worst while Redis is down).
+    assert_eq!(ask_as(&b, "p1").await, "a1");
+    redis.restart();
+    tick(&a).await;
+    tick(&b).await;
+    tick(&a).await;
+    for server in [&a, &b] {
+        assert_eq!(
+            ask_as(server, "p1").await,
+            "house",
+            "kept and sent after the outage"
+        );
+    }
+}

@@ -142,6 +142,12 @@ pub struct Budgets {
     pub settings: BudgetSettings,
     pub(super) fleet: Mutex<FleetView>,
     pub(super) read_failures: AtomicU64,
+    /// This process's id among the replicas sharing frequency caps.
+    pub replica: u64,
+    /// How far the other replicas' servings have been read.
+    pub(super) servings_cursor: Mutex<String>,
+    /// Whether the last servings exchange failed (to log twice per outage).
+    pub(super) servings_failing: AtomicBool,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,13 +155,22 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Budgets {
-    pub fn new(settings: BudgetSettings) -> Budgets {
+    /// Gates and frequency caps; `shared`: the store shares frequency
+    /// caps fleet-wide (Redis).
+    pub fn new(settings: BudgetSettings, shared: bool) -> Budgets {
+        let frequency = match shared {
+            true => FrequencyCaps::shared(settings.frequency_entries),
+            false => FrequencyCaps::new(settings.frequency_entries),
+        };
         Budgets {
             gates: Mutex::new(HashMap::new()),
-            frequency: FrequencyCaps::new(settings.frequency_entries),
+            frequency,
             settings,
             fleet: Mutex::new(FleetView::default()),
             read_failures: AtomicU64::new(0),
+            replica: fastrand::u64(..),
+            servings_cursor: Mutex::new(String::new()),
+            servings_failing: AtomicBool::new(false),
         }
     }
 

@@ -7,6 +7,11 @@
 //! This replica's unflushed counts are read before the store: a flush that
 //! lands in between is then counted twice for one sync (an ad blocks a
 //! moment early), never missed (an ad would serve past its cap).
+//!
+//! With a store that shares frequency caps (Redis), the same thread
+//! exchanges servings [`EXCHANGES_PER_SYNC`] times per interval
+//! ([`exchange_servings`]): this replica's go out, the others' are merged
+//! into the per-player map.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -17,7 +22,7 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 
 use super::gate::{lock, FleetCounts};
-use super::{pacing, OnStoreFailure, Pacing, Verdict, STALE_AFTER_SYNCS};
+use super::{pacing, OnStoreFailure, Pacing, Verdict, MAX_FREQUENCY_HOURS, STALE_AFTER_SYNCS};
 use crate::catalog::{AdFacts, Catalog};
 use crate::clock::Clock;
 use crate::ledger::{Day, Event, Ledger};
@@ -27,8 +32,72 @@ use crate::state::State;
 /// calls this every interval; tests call it to make a sync happen at once.
 /// Blocks on the store: not for the request path.
 pub fn sync_now(state: &State) {
-    if let Some(catalog) = &*state.catalog.load() {
+    let catalog = state.catalog.load();
+    exchange_servings(catalog.as_deref(), &state.delivery.ledger, &*state.clock);
+    if let Some(catalog) = &*catalog {
         sync(catalog, &state.delivery.ledger, &*state.clock);
+    }
+}
+
+/// Servings exchanges per `--budget-sync-interval`: a player's servings on
+/// one replica reach the others within about a quarter of an interval
+/// plus one.
+pub const EXCHANGES_PER_SYNC: u32 = 4;
+
+/// Stream entries read per store call while catching up.
+const SERVINGS_READ_BATCH: usize = 1_000;
+
+/// Store calls one exchange makes at most while catching up (a replica
+/// that starts reads the whole kept stream over several exchanges).
+const SERVINGS_READS_PER_EXCHANGE: usize = 100;
+
+/// Sends this replica's frequency-cap servings to the store and merges the
+/// other replicas' into the per-player map. Does nothing unless the store
+/// shares them (Redis). Blocks on the store; servings it could not send
+/// are kept (within the outbox's bound) for the next exchange.
+pub fn exchange_servings(catalog: Option<&Catalog>, ledger: &Ledger, clock: &dyn Clock) {
+    let budgets = ledger.budgets();
+    let caps = &budgets.frequency;
+    if !caps.is_shared() {
+        return;
+    }
+    let keep_hours = catalog
+        .and_then(Catalog::longest_frequency_window)
+        .unwrap_or(MAX_FREQUENCY_HOURS);
+    let now_hour = u32::try_from(clock.now().timestamp() / 3600).unwrap_or(0);
+    let outgoing = caps.take_outbox();
+    let mut result = match outgoing.is_empty() {
+        true => Ok(()),
+        false => ledger.send_servings(&outgoing, keep_hours),
+    };
+    if result.is_err() {
+        caps.requeue(outgoing);
+    } else {
+        let mut cursor = lock(&budgets.servings_cursor);
+        for _ in 0..SERVINGS_READS_PER_EXCHANGE {
+            match ledger.read_servings(&mut cursor, SERVINGS_READ_BATCH) {
+                Ok(servings) if servings.is_empty() => break,
+                Ok(servings) => servings.into_iter().for_each(|s| caps.merge(s, now_hour)),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+    }
+    let failing = &budgets.servings_failing;
+    match result {
+        Err(e) if !failing.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+            tracing::warn!(
+                error = %e,
+                "cannot exchange frequency-cap servings with the other replicas; \
+                 each counts its own until the store answers"
+            );
+        }
+        Ok(()) if failing.swap(false, std::sync::atomic::Ordering::Relaxed) => {
+            tracing::info!("frequency-cap servings exchanged again");
+        }
+        _ => {}
     }
 }
 
@@ -135,28 +204,38 @@ pub struct BudgetSync {
 
 impl BudgetSync {
     /// Syncs at once, then every `--budget-sync-interval`, the catalog
-    /// live in `catalog` at each run.
+    /// live in `catalog` at each run; exchanges servings
+    /// [`EXCHANGES_PER_SYNC`] times as often.
     pub fn spawn(
         catalog: Arc<ArcSwapOption<Catalog>>,
         ledger: Arc<Ledger>,
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<BudgetSync> {
-        let interval = ledger.budgets().settings.sync_interval;
+        let tick = ledger.budgets().settings.sync_interval / EXCHANGES_PER_SYNC;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = stop.clone();
         let thread = std::thread::Builder::new()
             .name("budget-sync".into())
             .spawn(move || {
                 let (stopped, cvar) = &*signal;
-                loop {
-                    if let Some(catalog) = &*catalog.load() {
-                        sync(catalog, &ledger, &*clock);
+                for ticks in 0u64.. {
+                    let live = catalog.load();
+                    exchange_servings(live.as_deref(), &ledger, &*clock);
+                    match &*live {
+                        Some(catalog) if ticks % u64::from(EXCHANGES_PER_SYNC) == 0 => {
+                            sync(catalog, &ledger, &*clock)
+                        }
+                        _ => {}
                     }
                     let guard = lock(stopped);
                     let (guard, _) = cvar
-                        .wait_timeout_while(guard, interval, |stopped| !*stopped)
+                        .wait_timeout_while(guard, tick, |stopped| !*stopped)
                         .unwrap_or_else(|p| p.into_inner());
                     if *guard {
+                        // What was served since the last exchange reaches
+                        // the other replicas before this one exits.
+                        drop(guard);
+                        exchange_servings(catalog.load().as_deref(), &ledger, &*clock);
                         return;
                     }
                 }
@@ -167,7 +246,8 @@ impl BudgetSync {
         })
     }
 
-    /// Stops the thread and waits for it (at most one store read).
+    /// Stops the thread and waits for it (at most one store read and a
+    /// last servings exchange).
     pub fn shutdown(mut self) {
         self.stop_and_join();
     }

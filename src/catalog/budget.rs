@@ -39,6 +39,14 @@ impl Catalog {
         self.limited
     }
 
+    /// The longest frequency-cap window of any ad, in hours.
+    pub fn longest_frequency_window(&self) -> Option<u32> {
+        self.ads
+            .iter()
+            .filter_map(|ad| Some(ad.budget.frequency_cap?.hours))
+            .max()
+    }
+
     /// Every ad with a daily or total cap, with its gate (once bound).
     pub fn fleet_capped(&self) -> impl Iterator<Item = (&AdFacts, &Gate)> {
         self.budgeted

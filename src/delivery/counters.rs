@@ -87,7 +87,8 @@ impl EventCounters {
                 "adserver_events_rejected_total{{reason=\"{reason}\"}} {n}"
             );
         }
-        let gauges: [(&str, &str, &str, u64); 5] = [
+        let budgets = ledger.budgets();
+        let gauges: [(&str, &str, &str, u64); 8] = [
             (
                 "adserver_ledger_pending",
                 "gauge",
@@ -117,6 +118,24 @@ impl EventCounters {
                 "counter",
                 "Ledger writes that succeeded.",
                 ledger.flush_ok(),
+            ),
+            (
+                "adserver_budget_read_failures_total",
+                "counter",
+                "Budget syncs that could not read the fleet's impression counts (caps then follow --budget-on-store-failure).",
+                budgets.read_failures(),
+            ),
+            (
+                "adserver_frequency_pairs",
+                "gauge",
+                "(player, ad) pairs the frequency caps hold now (at most --frequency-cap-entries).",
+                budgets.frequency.len() as u64,
+            ),
+            (
+                "adserver_frequency_unshared_total",
+                "counter",
+                "Frequency-cap servings never sent to the other replicas (the outbox was full while the store was unreachable).",
+                budgets.frequency.unshared(),
             ),
         ];
         for (name, kind, help, value) in gauges {

@@ -124,6 +124,7 @@ impl Ledger {
     /// that flushes itself).
     pub fn new(store: Box<dyn Store>, config: &LedgerConfig) -> Ledger {
         Ledger {
+            budgets: Budgets::new(config.budget, store.shares_servings()),
             fleet_dedup: store.dedups_fleet_wide(),
             store,
             max_pending: config.max_pending.max(1),
@@ -133,7 +134,6 @@ impl Ledger {
             pending: Mutex::new(None),
             pending_total: AtomicU64::new(0),
             pending_view: Mutex::new(Vec::new()),
-            budgets: Budgets::new(config.budget),
             flush_ok: AtomicU64::new(0),
             failing: AtomicBool::new(false),
             flush_failures: AtomicU64::new(0),
@@ -299,6 +299,28 @@ impl Ledger {
     /// days)`, in the order given. Blocks on the store.
     pub fn budget_counts(&self, today: Day, ads: &[&str]) -> Result<Vec<(u64, u64)>, StoreError> {
         self.store.budget_counts(today, ads)
+    }
+
+    /// Sends this replica's frequency-cap servings (see
+    /// [`Store::send_servings`]). Blocks on the store.
+    pub fn send_servings(
+        &self,
+        servings: &[crate::budget::frequency::Servings],
+        keep_hours: u32,
+    ) -> Result<(), StoreError> {
+        self.store
+            .send_servings(self.budgets.replica, servings, keep_hours)
+    }
+
+    /// The other replicas' servings after `cursor` (see
+    /// [`Store::read_servings`]). Blocks on the store.
+    pub fn read_servings(
+        &self,
+        cursor: &mut String,
+        limit: usize,
+    ) -> Result<Vec<crate::budget::frequency::Servings>, StoreError> {
+        self.store
+            .read_servings(self.budgets.replica, cursor, limit)
     }
 
     /// Counts not yet written: the pending batch, queued events and the

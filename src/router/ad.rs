@@ -23,8 +23,14 @@ use crate::ledger::Day;
 use crate::query::{parse_ad_request, Format};
 use crate::state::State;
 
-/// The next ad for this request. `get`: a GET (counted as served), not a HEAD.
-pub(super) fn answer<B>(state: &State, req: &Request<B>, get: bool) -> Answer {
+/// The next ad for this request. `get`: a GET (counted as served), not a
+/// HEAD; `principal`: who the access gate authenticated, if anyone.
+pub(super) fn answer<B>(
+    state: &State,
+    req: &Request<B>,
+    get: bool,
+    principal: Option<Principal>,
+) -> Answer {
     let request = match parse_ad_request(req.uri().query()) {
         Ok(request) => request,
         Err(e) => return Answer::Invalid(invalid_query(e)),
@@ -38,7 +44,7 @@ pub(super) fn answer<B>(state: &State, req: &Request<B>, get: bool) -> Answer {
     let vast = request.format == Format::Vast;
     let lookup = request.lookup(hour, now);
     let secs = u64::try_from(now.timestamp()).unwrap_or(0);
-    let player = player(state, req, catalog, request.uid, secs);
+    let player = player(state, catalog, request.uid, principal, secs);
     let Some(ad) = catalog.select_for(&lookup, player) else {
         return match vast {
             true => Answer::Vast {
@@ -74,28 +80,22 @@ pub(super) fn answer<B>(state: &State, req: &Request<B>, get: bool) -> Answer {
 }
 
 /// Who frequency caps count this request against: its `uid`, else (with
-/// JWT auth) the verified token's subject, which the access gate has just
-/// checked and cached. `None` when the catalog has no budgets at all, so
-/// a request pays nothing for a feature the feed does not use.
-fn player<'s, B>(
+/// JWT auth) the subject of the token the access gate verified. `None`
+/// when the catalog has no budgets at all, so a request pays nothing for a
+/// feature the feed does not use.
+fn player<'s>(
     state: &'s State,
-    req: &Request<B>,
     catalog: &Catalog,
     uid: Option<u64>,
+    principal: Option<Principal>,
     secs: u64,
 ) -> Option<Player<'s>> {
     if !catalog.has_budgets() {
         return None;
     }
-    let hash = match uid {
-        Some(hash) => hash,
-        None if state.access.auth.jwt.is_some() => {
-            match state.access.auth.authenticate(req.headers()) {
-                Ok(Principal::Subject(hash)) => hash,
-                _ => return None,
-            }
-        }
-        None => return None,
+    let hash = match (uid, principal) {
+        (Some(hash), _) | (None, Some(Principal::Subject(hash))) => hash,
+        _ => return None,
     };
     Some(Player {
         hash,

@@ -22,6 +22,7 @@ use hyper::{Method, Request, Response, Version};
 
 use crate::answer::Answer;
 pub use crate::answer::Body;
+use crate::auth::Principal;
 use crate::metrics::Outcome;
 use crate::state::State;
 pub use invalid::invalid_query;
@@ -78,19 +79,32 @@ pub fn handle_from<B>(
     if crate::limits::uri_too_long(req.uri()) {
         return respond(state, Route::Unknown, started, Answer::UriTooLong);
     }
+    let mut principal = None;
     if listener == Listener::Public && req.uri().path() == "/ad_request" {
-        if let Err(denied) = state.access.admit(peer, req.headers()) {
-            return respond(state, Route::AdRequest, started, denied.answer());
+        match state.access.admit(peer, req.headers()) {
+            Ok(admitted) => principal = admitted,
+            Err(denied) => return respond(state, Route::AdRequest, started, denied.answer()),
         }
     }
-    handle(state, listener, req)
+    handle_as(state, listener, req, principal)
 }
 
-/// Answers one request, with no size or access checks.
+/// Answers one request, with no size or access checks (and so no
+/// authenticated player for frequency caps but the request's `uid`).
 pub fn handle<B>(state: &State, listener: Listener, req: &Request<B>) -> Response<Body> {
+    handle_as(state, listener, req, None)
+}
+
+/// [`handle`] for a request the access gate admitted as `principal`.
+fn handle_as<B>(
+    state: &State,
+    listener: Listener,
+    req: &Request<B>,
+    principal: Option<Principal>,
+) -> Response<Body> {
     let started = Instant::now();
     let route = route(listener, req.uri().path());
-    let answer = answer(state, route, req);
+    let answer = answer(state, route, req, principal);
     respond(state, route, started, answer)
 }
 
@@ -107,7 +121,12 @@ pub(crate) fn respond(
     response
 }
 
-fn answer<B>(state: &State, route: Route, req: &Request<B>) -> Answer {
+fn answer<B>(
+    state: &State,
+    route: Route,
+    req: &Request<B>,
+    principal: Option<Principal>,
+) -> Answer {
     let method = req.method();
     let query = req.uri().query();
     match route {
@@ -119,7 +138,7 @@ fn answer<B>(state: &State, route: Route, req: &Request<B>) -> Answer {
         _ if method != Method::GET && method != Method::HEAD => {
             Answer::MethodNotAllowed { allow: "GET, HEAD" }
         }
-        Route::AdRequest => ad::answer(state, req, method == Method::GET),
+        Route::AdRequest => ad::answer(state, req, method == Method::GET, principal),
         Route::Healthz => Answer::Healthy,
         Route::Readyz if state.is_ready() => Answer::Ready,
         Route::Readyz => Answer::Unavailable,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::event::{AdCounts, Day, Event};
 use super::spec::LedgerSpec;
+use crate::budget::frequency::Servings;
 
 pub mod memory;
 pub mod redis;
@@ -93,6 +94,36 @@ pub trait Store: Send + Sync {
     /// ledger then sends serving ids in [`Batch::events`]).
     fn dedups_fleet_wide(&self) -> bool {
         false
+    }
+
+    /// True when frequency-cap servings are shared through this store
+    /// (Redis): the budget sync then calls [`Store::send_servings`] and
+    /// [`Store::read_servings`].
+    fn shares_servings(&self) -> bool {
+        false
+    }
+
+    /// Appends what replica `from` served, kept for `keep_hours` (the
+    /// longest frequency-cap window in use; older servings are trimmed).
+    fn send_servings(
+        &self,
+        _from: u64,
+        _servings: &[Servings],
+        _keep_hours: u32,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The servings the other replicas (all but `me`) sent after `cursor`,
+    /// which moves past them; a fresh cursor ([`String::new`]) reads every
+    /// serving still kept. At most `limit` per call.
+    fn read_servings(
+        &self,
+        _me: u64,
+        _cursor: &mut String,
+        _limit: usize,
+    ) -> Result<Vec<Servings>, StoreError> {
+        Ok(Vec::new())
     }
 }
 

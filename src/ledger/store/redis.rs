@@ -17,6 +17,13 @@
 //! then `HMGET`s the capped ads from each day's `impression` hash: one
 //! round trip for yesterday and one for today every budget sync; the days
 //! before are summed once a minute (they change only with late beacons).
+//!
+//! Frequency caps are shared through one stream, `adserver:{servings}`
+//! (one cluster slot): each budget sync `XADD`s this replica's new
+//! [`Servings`] as one entry (`r` = replica id, `s` = 28 bytes a serving)
+//! and `XREAD`s the entries after the last one it read. A replica that
+//! starts reads the whole stream, which `XADD` trims (`MINID ~`) to the
+//! longest frequency-cap window in use.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -26,6 +33,7 @@ use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Client, Connection, ConnectionLike, Script, Value};
 
 use super::{rows, Batch, Store, StoreError};
+use crate::budget::frequency::Servings;
 use crate::ledger::event::{AdCounts, Day, Event};
 
 /// How long a batch marker outlives its batch: far past any retry (a
@@ -82,6 +90,8 @@ pub struct RedisStore {
     target: Target,
     writer: Mutex<Option<Conn>>,
     reader: Mutex<Option<Conn>>,
+    /// The budget sync's connection for frequency-cap servings.
+    servings: Mutex<Option<Conn>>,
     event_ttl_secs: u64,
     apply: Script,
     read: Script,
@@ -126,6 +136,7 @@ impl RedisStore {
             target,
             writer: Mutex::new(None),
             reader: Mutex::new(None),
+            servings: Mutex::new(None),
             event_ttl_secs,
             apply: Script::new(APPLY),
             read: Script::new(READ),
@@ -179,6 +190,13 @@ impl RedisStore {
 
 /// The set of days (`YYYY-MM-DD`) that have counts, for budget totals.
 const DAYS: &str = "adserver:days";
+
+/// The stream of frequency-cap servings, fleet-wide.
+const SERVINGS: &str = "adserver:{servings}";
+
+/// Servings per stream entry: a large outbox (a store outage's worth) is
+/// sent as several entries of at most 280 KB.
+const SERVINGS_PER_ENTRY: usize = 10_000;
 
 impl RedisStore {
     /// Each of `ads`' impressions on `day`, in order.
@@ -292,5 +310,80 @@ impl Store for RedisStore {
 
     fn dedups_fleet_wide(&self) -> bool {
         true
+    }
+
+    fn shares_servings(&self) -> bool {
+        true
+    }
+
+    fn send_servings(
+        &self,
+        from: u64,
+        servings: &[Servings],
+        keep_hours: u32,
+    ) -> Result<(), StoreError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let oldest = now_ms.saturating_sub(u64::from(keep_hours.max(1)) * 3_600_000);
+        let replica = format!("{from:016x}");
+        for chunk in servings.chunks(SERVINGS_PER_ENTRY) {
+            let mut blob = Vec::with_capacity(chunk.len() * Servings::BYTES);
+            for s in chunk {
+                s.encode(&mut blob);
+            }
+            self.with(&self.servings, |c| {
+                redis::cmd("XADD")
+                    .arg(SERVINGS)
+                    .arg("MINID")
+                    .arg("~")
+                    .arg(oldest)
+                    .arg("*")
+                    .arg("r")
+                    .arg(&replica)
+                    .arg("s")
+                    .arg(&blob)
+                    .query::<String>(c)
+            })?;
+        }
+        Ok(())
+    }
+
+    fn read_servings(
+        &self,
+        me: u64,
+        cursor: &mut String,
+        limit: usize,
+    ) -> Result<Vec<Servings>, StoreError> {
+        if cursor.is_empty() {
+            cursor.push('0');
+        }
+        type Entries = Vec<(String, Vec<(String, Vec<Vec<u8>>)>)>;
+        let read: Option<Entries> = self.with(&self.servings, |c| {
+            redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(limit.max(1))
+                .arg("STREAMS")
+                .arg(SERVINGS)
+                .arg(&*cursor)
+                .query(c)
+        })?;
+        let mine = format!("{me:016x}");
+        let mut out = Vec::new();
+        for (_, entries) in read.unwrap_or_default() {
+            for (id, fields) in entries {
+                let field = |name: &[u8]| {
+                    fields
+                        .chunks_exact(2)
+                        .find(|kv| kv[0] == name)
+                        .map(|kv| kv[1].as_slice())
+                };
+                if field(b"r") != Some(mine.as_bytes()) {
+                    out.extend(Servings::decode(field(b"s").unwrap_or_default()));
+                }
+                *cursor = id;
+            }
+        }
+        Ok(out)
     }
 }
