@@ -41,7 +41,7 @@ impl Catalog {
 
     /// The longest frequency-cap window of any ad, in hours.
     pub fn longest_frequency_window(&self) -> Option<u32> {
-        self.ads
+        self.budgeted
             .iter()
             .filter_map(|ad| Some(ad.budget.frequency_cap?.hours))
             .max()

@@ -264,9 +264,11 @@ fn check_len(field: &'static str, s: &str, max: usize) -> Result<(), CreativeErr
 /// The MIME type a player expects for a video URL's file extension; the
 /// query and fragment do not count, and unknown extensions get `video/mp4`.
 pub(crate) fn mime_from_extension(url: &str) -> &'static str {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    let last = path.rsplit('/').next().unwrap_or(path);
-    let ext = last.rsplit_once('.').map_or("", |(_, ext)| ext);
+    // Bytes, not char patterns: this runs twice per ad of a million-ad feed.
+    let url = url.as_bytes();
+    let path = &url[..memchr::memchr2(b'?', b'#', url).unwrap_or(url.len())];
+    let last = &path[memchr::memrchr(b'/', path).map_or(0, |i| i + 1)..];
+    let ext = memchr::memrchr(b'.', last).map_or(&[][..], |i| &last[i + 1..]);
     const TABLE: [(&str, &str); 6] = [
         ("mp4", "video/mp4"),
         ("webm", "video/webm"),
@@ -277,7 +279,7 @@ pub(crate) fn mime_from_extension(url: &str) -> &'static str {
     ];
     TABLE
         .iter()
-        .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+        .find(|(e, _)| e.as_bytes().eq_ignore_ascii_case(ext))
         .map_or("video/mp4", |(_, mime)| mime)
 }
 

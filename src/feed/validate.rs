@@ -17,6 +17,57 @@ use crate::delivery::{CreativeRef, Raw, RawCreative};
 use crate::fetch::is_absolute_http_url;
 use crate::window::Window;
 
+/// The top-level fields the rules read, found in one pass over an entry's
+/// keys (the first of a repeated key, as simd-json's `get` finds it)
+/// rather than one scan of the keys per field: a third of the parse time
+/// of a million-ad feed went to those scans.
+struct Fields<'t, 'i> {
+    values: [Option<Json<'t, 'i>>; 18],
+}
+
+impl<'t, 'i> Fields<'t, 'i> {
+    fn of(entry: &Json<'t, 'i>) -> Fields<'t, 'i> {
+        let mut values = [None; 18];
+        if let Some(object) = entry.as_object() {
+            for (key, value) in object.iter() {
+                if let Some(at) = slot(key) {
+                    values[at].get_or_insert(value);
+                }
+            }
+        }
+        Fields { values }
+    }
+
+    fn get(&self, field: &str) -> Option<Json<'t, 'i>> {
+        self.values[slot(field).expect("a field the rules read")]
+    }
+}
+
+/// Where [`Fields`] keeps `field`.
+fn slot(field: &str) -> Option<usize> {
+    Some(match field {
+        "id" => 0,
+        "video_url" => 1,
+        "country" => 2,
+        "lang" => 3,
+        "start_hour" => 4,
+        "end_hour" => 5,
+        "weight" => 6,
+        "timezone" => 7,
+        "duration" => 8,
+        "mime_type" => 9,
+        "width" => 10,
+        "height" => 11,
+        "title" => 12,
+        "click_url" => 13,
+        "pacing" => 14,
+        "frequency_cap" => 15,
+        "daily_cap" => 16,
+        "total_cap" => 17,
+        _ => return None,
+    })
+}
+
 /// Checks one entry against every rule, returning the first rule it breaks.
 pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<AdRef<'i>, Broken> {
     if !entry.is_object() {
@@ -25,6 +76,7 @@ pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<AdRef<'i>, Broken> {
             "an ad must be a JSON object",
         ));
     }
+    let entry = &Fields::of(entry);
     let id = string(entry, "id")?;
     if id.is_empty() {
         return Err(Broken::new(Rule::EmptyId, "id is empty"));
@@ -79,7 +131,7 @@ pub(super) fn validate<'i>(entry: &Json<'_, 'i>) -> Result<AdRef<'i>, Broken> {
 
 /// The optional video fields (README "Delivery"), defaults applied.
 fn creative<'i>(
-    entry: &Json<'_, 'i>,
+    entry: &Fields<'_, 'i>,
     id: &'i str,
     video_url: &str,
 ) -> Result<CreativeRef<'i>, Broken> {
@@ -96,7 +148,7 @@ fn creative<'i>(
 }
 
 /// One optional field as [`Creative::validate`] takes it.
-fn raw<'i>(entry: &Json<'_, 'i>, field: &str) -> Raw<'i> {
+fn raw<'i>(entry: &Fields<'_, 'i>, field: &str) -> Raw<'i> {
     let Some(value) = entry.get(field) else {
         return Raw::Absent;
     };
@@ -123,7 +175,7 @@ fn raw<'i>(entry: &Json<'_, 'i>, field: &str) -> Raw<'i> {
 
 /// The optional budget fields (README "Budgets"); any bad one skips the ad
 /// under [`Rule::BadBudget`].
-fn budget(entry: &Json<'_, '_>) -> Result<Budget, Broken> {
+fn budget(entry: &Fields<'_, '_>) -> Result<Budget, Broken> {
     let bad = |detail: String| Broken::new(Rule::BadBudget, detail);
     let pacing = match entry.get("pacing") {
         None => Pacing::Asap,
@@ -147,11 +199,11 @@ fn budget(entry: &Json<'_, '_>) -> Result<Budget, Broken> {
     let frequency_cap = match entry.get("frequency_cap") {
         None => None,
         Some(value) if value.is_object() => Some(FrequencyCap {
-            count: positive(&value, "frequency_cap.count", 1_000_000)?
+            count: positive(value.get("count"), "frequency_cap.count", 1_000_000)?
                 .ok_or_else(|| bad("frequency_cap.count is missing".into()))?
                 as u32,
             hours: positive(
-                &value,
+                value.get("hours"),
                 "frequency_cap.hours",
                 u64::from(MAX_FREQUENCY_HOURS),
             )?
@@ -165,18 +217,17 @@ fn budget(entry: &Json<'_, '_>) -> Result<Budget, Broken> {
         }
     };
     Ok(Budget {
-        daily_cap: positive(entry, "daily_cap", i64::MAX as u64)?,
-        total_cap: positive(entry, "total_cap", i64::MAX as u64)?,
+        daily_cap: positive(entry.get("daily_cap"), "daily_cap", i64::MAX as u64)?,
+        total_cap: positive(entry.get("total_cap"), "total_cap", i64::MAX as u64)?,
         pacing,
         frequency_cap,
     })
 }
 
-/// An optional integer field `1..=max` of `object`; `field` may be dotted
-/// for the words (`frequency_cap.count`), its last part is the key.
-fn positive(object: &Json<'_, '_>, field: &str, max: u64) -> Result<Option<u64>, Broken> {
-    let key = field.rsplit('.').next().unwrap_or(field);
-    let Some(value) = object.get(key) else {
+/// An optional integer field `1..=max`, `value` if present; `field` names
+/// it in the words (`frequency_cap.count`).
+fn positive(value: Option<Json<'_, '_>>, field: &str, max: u64) -> Result<Option<u64>, Broken> {
+    let Some(value) = value else {
         return Ok(None);
     };
     let outside = |n: &dyn std::fmt::Display| {
@@ -212,7 +263,7 @@ fn within(value: &str, field: &str, max: usize) -> Result<(), Broken> {
 }
 
 /// `weight`: optional, a positive integer that fits 32 bits; default 1.
-fn weight(entry: &Json<'_, '_>) -> Result<u32, Broken> {
+fn weight(entry: &Fields<'_, '_>) -> Result<u32, Broken> {
     let Some(value) = entry.get("weight") else {
         return Ok(1);
     };
@@ -234,7 +285,7 @@ fn weight(entry: &Json<'_, '_>) -> Result<u32, Broken> {
 }
 
 /// `timezone`: optional, an IANA zone name that the ad's hours are read in.
-fn zone(entry: &Json<'_, '_>) -> Result<Option<Zone>, Broken> {
+fn zone(entry: &Fields<'_, '_>) -> Result<Option<Zone>, Broken> {
     let Some(value) = entry.get("timezone") else {
         return Ok(None);
     };
@@ -255,7 +306,7 @@ fn zone(entry: &Json<'_, '_>) -> Result<Option<Zone>, Broken> {
         })
 }
 
-fn string<'i>(entry: &Json<'_, 'i>, field: &str) -> Result<&'i str, Broken> {
+fn string<'i>(entry: &Fields<'_, 'i>, field: &str) -> Result<&'i str, Broken> {
     let value = entry
         .get(field)
         .ok_or_else(|| Broken::new(Rule::Missing, format!("{field} is missing")))?;
@@ -268,7 +319,7 @@ fn string<'i>(entry: &Json<'_, 'i>, field: &str) -> Result<&'i str, Broken> {
     })
 }
 
-fn hour(entry: &Json<'_, '_>, field: &str, max: i64) -> Result<u8, Broken> {
+fn hour(entry: &Fields<'_, '_>, field: &str, max: i64) -> Result<u8, Broken> {
     let value = entry
         .get(field)
         .ok_or_else(|| Broken::new(Rule::Missing, format!("{field} is missing")))?;
