@@ -93,12 +93,13 @@ fn main() {
         for _ in 0..args.runs.max(1) {
             let before = LIVE.load(Relaxed);
             PEAK.store(before, Relaxed);
-            let body = bytes.clone();
+            let mut body = bytes.clone();
             let started = Instant::now();
             let mut builder = Builder::new();
-            let skips = adserver::feed::parse_into(body, &mut builder)
+            let skips = adserver::feed::parse_into(&mut body, &mut builder)
                 .unwrap_or_else(|e| panic!("{path}: {e}"));
             parse_ms.push(started.elapsed().as_secs_f64() * 1e3);
+            drop(body);
             ads = builder.len();
             let started = Instant::now();
             let catalog = builder.finish(skips);

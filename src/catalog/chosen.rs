@@ -32,6 +32,13 @@ pub(super) struct Video {
     pub given: bool,
 }
 
+/// One ad's answers compiled: the tracked JSON and the VAST document.
+#[derive(Default)]
+struct Templates {
+    json: OnceLock<Template>,
+    vast: OnceLock<Template>,
+}
+
 /// Per ad: what its VAST document is made of, its templates once built,
 /// and its served tally once bound.
 #[derive(Default)]
@@ -40,8 +47,9 @@ pub(super) struct Delivered {
     videos: Box<[Video]>,
     /// The ads whose player fields are not the defaults, by ad number.
     creatives: Box<[(u32, Creative)]>,
-    json: Box<[OnceLock<Template>]>,
-    vast: Box<[OnceLock<Template>]>,
+    /// Built on an ad's first answer: one word and a flag per ad until
+    /// then (two of each, for two templates, were 32 MiB at 1M ads).
+    templates: Box<[OnceLock<Box<Templates>>]>,
     tallies: Box<[Arc<AdTally>]>,
     /// Budget gates of the ads with a budget (as [`Catalog::budgeted`]
     /// lists them), `Some` for those with a daily or total cap; empty
@@ -63,8 +71,7 @@ impl Delivered {
         Delivered {
             videos,
             creatives,
-            json: (0..n).map(|_| OnceLock::new()).collect(),
-            vast: (0..n).map(|_| OnceLock::new()).collect(),
+            templates: (0..n).map(|_| OnceLock::new()).collect(),
             tallies: Box::default(),
             gates: Box::default(),
         }
@@ -152,10 +159,13 @@ impl<'c> Chosen<'c> {
             .map(|t| &**t)
     }
 
+    fn templates(&self) -> &'c Templates {
+        self.catalog.delivered.templates[self.ad as usize].get_or_init(Box::default)
+    }
+
     /// The JSON answer with `serving_id` and `event_url`.
     pub(crate) fn json_template(&self) -> &'c Template {
-        let delivered = &self.catalog.delivered;
-        delivered.json[self.ad as usize].get_or_init(|| {
+        self.templates().json.get_or_init(|| {
             Template::json_ad(self.id(), self.catalog.video_url_of(self.ad as usize))
         })
     }
@@ -163,8 +173,7 @@ impl<'c> Chosen<'c> {
     /// The VAST document. `tracking` is the process's one setting, so the
     /// template built first is the only one ever asked for.
     pub(crate) fn vast_template(&self, tracking: Tracking) -> &'c Template {
-        let delivered = &self.catalog.delivered;
-        delivered.vast[self.ad as usize].get_or_init(|| {
+        self.templates().vast.get_or_init(|| {
             let n = self.ad as usize;
             let creative = self.catalog.creative_of(n);
             vast::compile(self.id(), self.catalog.video_url_of(n), &creative, tracking)

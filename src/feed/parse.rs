@@ -27,9 +27,9 @@ use crate::codes::{Country, Lang};
 const MIN_AD_BYTES: usize = 64;
 
 /// Parses and validates a whole feed document.
-pub fn parse(body: Vec<u8>) -> Result<Feed, FeedError> {
+pub fn parse(mut body: Vec<u8>) -> Result<Feed, FeedError> {
     let mut ads: Vec<Ad> = Vec::new();
-    let skips = parse_into(body, &mut ads)?;
+    let skips = parse_into(&mut body, &mut ads)?;
     Ok(Feed {
         ads,
         skipped: skips.kept,
@@ -41,15 +41,16 @@ pub fn parse(body: Vec<u8>) -> Result<Feed, FeedError> {
 /// as it is read; returns what was skipped. On an error the sink may hold
 /// some of the document's ads: drop it.
 ///
-/// simd-json parses in place, so the buffer is taken by value. The
+/// simd-json parses in place, and a pre-scan neutralises what it would
+/// get wrong, so the document is changed: read it only once. The
 /// document is read straight off simd-json's tape, without building a tree
 /// of maps: about half the time on a million-ad feed. The `ads` array is
 /// parsed a run of entries at a time ([`scan::CHUNK_BYTES`]), so the tape
 /// and simd-json's buffers stay a few megabytes however large the feed;
 /// the rest of the document is parsed on its own, so the whole of it must
 /// still be valid JSON.
-pub fn parse_into(mut body: Vec<u8>, sink: &mut impl Sink) -> Result<Skips, FeedError> {
-    let scan = scan::neutralise(&mut body);
+pub fn parse_into(body: &mut [u8], sink: &mut impl Sink) -> Result<Skips, FeedError> {
+    let scan = scan::neutralise(body);
     let mut reader = Reader {
         seen: Seen::default(),
         keeper: Keeper::default(),
@@ -57,10 +58,10 @@ pub fn parse_into(mut body: Vec<u8>, sink: &mut impl Sink) -> Result<Skips, Feed
         index: 0,
     };
     match scan.ads {
-        Some(ads) => read_in_chunks(&body, &ads, &scan.flaws, &mut reader, sink)?,
+        Some(ads) => read_in_chunks(body, &ads, &scan.flaws, &mut reader, sink)?,
         None => {
             let len = body.len();
-            with_tape(&mut body, |tape| {
+            with_tape(body, |tape| {
                 let at = whole_ads_node(&tape.0)?;
                 let entries = tape
                     .as_value()
