@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use crate::background::{Background, Shutdown};
 use crate::catalog::{Builder, Catalog};
 use crate::feed::{self, snapshot, FailureReason, FeedError, Sink};
-use crate::fetch::{self, FetchLimits, Fetched, Source, Validators};
+use crate::fetch::{FetchLimits, Fetched, Source, Validators};
 use drop_guard::DropGuard;
 pub use publish::Publisher;
 
@@ -296,7 +296,6 @@ fn build(
     };
     let hash = FEED_HASH.hash_one(&bytes);
     if last.is_some_and(|l| l.hash == hash) {
-        fetch::reuse(bytes);
         return Ok(Step::Unchanged);
     }
     // The snapshot is written only after the feed proves good, and the
@@ -306,9 +305,9 @@ fn build(
     // is made on the way (README "Catalog size").
     let mut builder = Builder::new();
     let mut bytes = bytes;
-    let skips = feed::parse_into(&mut bytes, &mut builder);
-    fetch::reuse(bytes);
-    let skips = skips?;
+    let skips = feed::parse_into(&mut bytes, &mut builder)?;
+    // Freed before the table is compiled, which can then reuse it.
+    drop(bytes);
     let ads = builder.len();
     if let Some(largest) = largest {
         if (ads as f64) < largest as f64 * settings.min_fraction {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use hop::TransportError;
-pub use read::{reuse, FetchLimits, Fetched, RedirectError, Validators};
+pub use read::{FetchLimits, Fetched, RedirectError, Validators};
 
 /// A URL the feed may name for a video or a click: `http://` or
 /// `https://` (scheme in any case), a non-empty host, and no whitespace or

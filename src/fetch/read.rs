@@ -89,18 +89,6 @@ pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FetchEr
     })
 }
 
-thread_local! {
-    /// A document's buffer handed back for the next fetch on this thread.
-    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Hands a fetched document's buffer back, once read, for the next fetch
-/// on this thread (the refresh thread's) to read into.
-pub fn reuse(mut buffer: Vec<u8>) {
-    buffer.clear();
-    SPARE.with_borrow_mut(|spare| *spare = buffer);
-}
-
 /// Fetches `url`, following redirects by hand. Validators are sent on
 /// every hop (they name the document, wherever it lives); nothing else of
 /// ours is.
@@ -225,19 +213,9 @@ enum Capped {
 /// buffers of every power of two up to 256 MiB, and the allocator keeps
 /// all of them resident for the next rebuild. It is only a hint: a body
 /// that turns out longer or shorter is still read right.
-///
-/// The buffer the last document was read into, once handed back
-/// ([`reuse`]), is read into again when it is large enough: a feed of
-/// about the same size then takes the same memory at every rebuild, where
-/// a fresh one had to find a new hole of its size among the catalogs'
-/// (the allocator keeps freed memory, so each miss grew the process).
 fn read_capped(reader: impl Read, expected: Option<u64>, cap: u64) -> Result<Vec<u8>, Capped> {
     let capacity = expected.unwrap_or(0).min(cap.saturating_add(1));
-    let capacity = usize::try_from(capacity).unwrap_or(0);
-    let mut body = SPARE.with_borrow_mut(std::mem::take);
-    if body.capacity() < capacity {
-        body = Vec::with_capacity(capacity);
-    }
+    let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     reader
         .take(cap.saturating_add(1))
         .read_to_end(&mut body)
