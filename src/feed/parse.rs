@@ -58,8 +58,11 @@ pub fn parse_into(body: &mut [u8], sink: &mut impl Sink) -> Result<Skips, FeedEr
         index: 0,
     };
     match scan.ads {
-        Some(ads) => read_in_chunks(body, &ads, &scan.flaws, &mut reader, sink)?,
-        None => {
+        // One run is the whole array: read in place, not copied.
+        Some(ads) if ads.chunks.len() > 1 => {
+            read_in_chunks(body, &ads, &scan.flaws, &mut reader, sink)?;
+        }
+        _ => {
             let len = body.len();
             with_tape(body, |tape| {
                 let at = whole_ads_node(&tape.0)?;
