@@ -13,7 +13,7 @@
 use bytes::Bytes;
 
 use super::chosen::{Delivered, Video};
-use super::{id_hash, AdFacts, Catalog, Facts, ESCAPED, NO_BUDGET};
+use super::{id_hash, AdFacts, Catalog, Escaped, Facts, ESCAPED, NO_BUDGET};
 use crate::budget::Budget;
 use crate::delivery::creative::mime_from_extension;
 use crate::delivery::Creative;
@@ -57,7 +57,7 @@ pub struct Builder {
     facts: Vec<Facts>,
     budgeted: Vec<AdFacts>,
     /// Ads whose id or video URL the body spells escaped, with both as given.
-    escaped: Vec<(u32, Box<str>, Box<str>)>,
+    escaped: Vec<Escaped>,
     videos: Vec<Video>,
     /// Ads whose creative is not the defaults, with it whole.
     creatives: Vec<(u32, Creative)>,
@@ -158,7 +158,11 @@ impl Sink for Builder {
         let id_len = match u16::try_from(ad.id.len()) {
             Ok(id_len) if plain && id_len != ESCAPED => id_len,
             _ => {
-                self.escaped.push((n, ad.id.into(), ad.video_url.into()));
+                self.escaped.push(Escaped {
+                    ad: n,
+                    id: ad.id.into(),
+                    video_url: ad.video_url.into(),
+                });
                 ESCAPED
             }
         };
@@ -217,9 +221,9 @@ impl Sink for Builder {
             ESCAPED => {
                 let at = self
                     .escaped
-                    .binary_search_by_key(&(n as u32), |e| e.0)
+                    .binary_search_by_key(&(n as u32), |e| e.ad)
                     .expect("an escaped id is listed");
-                &self.escaped[at].1
+                &self.escaped[at].id
             }
             len => std::str::from_utf8(&self.body(n)[ID_AT..][..usize::from(len)])
                 .expect("the body holds the id as given"),

@@ -98,7 +98,7 @@ impl Catalog {
     }
 
     /// Ad number `n`'s player fields, defaults applied.
-    fn creative_of(&self, n: usize) -> Creative {
+    pub(super) fn creative_of(&self, n: usize) -> Creative {
         let video = self.delivered.videos[n];
         if video.given {
             let creatives = &self.delivered.creatives;
@@ -122,7 +122,8 @@ impl Catalog {
 #[derive(Clone, Copy)]
 pub struct Chosen<'c> {
     catalog: &'c Catalog,
-    ad: u32,
+    /// The ad's number in the catalog.
+    pub(super) ad: u32,
 }
 
 impl<'c> Chosen<'c> {

@@ -116,7 +116,7 @@ pub struct Catalog {
     budgeted: Box<[AdFacts]>,
     /// Ads whose body escapes their id or video URL, by ad number, with
     /// both as the feed gave them.
-    escaped: Box<[(u32, Box<str>, Box<str>)]>,
+    escaped: Box<[Escaped]>,
     /// What [`Catalog::budget_of`] lends for an ad without a budget.
     unlimited: Budget,
     /// Per ad: VAST inputs, templates built on first use, served tallies.
@@ -148,6 +148,14 @@ struct Facts {
     budget: u32,
     /// The id's length in the body, or [`ESCAPED`].
     id_len: u16,
+}
+
+/// An ad whose body escapes its id or video URL, with both as given.
+#[derive(Debug)]
+struct Escaped {
+    ad: u32,
+    id: Box<str>,
+    video_url: Box<str>,
 }
 
 /// [`Facts::budget`] of an ad without one.
@@ -239,7 +247,7 @@ impl Catalog {
     #[inline]
     fn id_of(&self, n: usize) -> &str {
         match self.facts[n].id_len {
-            ESCAPED => &self.escaped_of(n).1,
+            ESCAPED => &self.escaped_of(n).id,
             len => std::str::from_utf8(&self.bodies[n][build::ID_AT..][..usize::from(len)])
                 .expect("the body holds the id as given"),
         }
@@ -248,7 +256,7 @@ impl Catalog {
     /// The video URL of ad number `n`, as the feed gave it.
     fn video_url_of(&self, n: usize) -> &str {
         match self.facts[n].id_len {
-            ESCAPED => &self.escaped_of(n).2,
+            ESCAPED => &self.escaped_of(n).video_url,
             len => {
                 let body = &self.bodies[n];
                 let start = build::ID_AT + usize::from(len) + build::BETWEEN;
@@ -258,10 +266,10 @@ impl Catalog {
         }
     }
 
-    fn escaped_of(&self, n: usize) -> &(u32, Box<str>, Box<str>) {
+    fn escaped_of(&self, n: usize) -> &Escaped {
         let at = self
             .escaped
-            .binary_search_by_key(&(n as u32), |e| e.0)
+            .binary_search_by_key(&(n as u32), |e| e.ad)
             .expect("an escaped ad is listed");
         &self.escaped[at]
     }
@@ -342,6 +350,33 @@ mod tests {
             body.as_ref(),
             br#"{"id":"q\"uo\\te","video_url":"https://cdn.example.com/x.mp4"}"#
         );
+    }
+
+    /// The id and the URL are read back from the body, unless the body
+    /// escapes them; either way they come back as the feed gave them.
+    #[test]
+    fn ids_and_urls_read_back_as_given() {
+        let mut escaped = ad("x", "us", "eng", 0, 0);
+        escaped.id = "q\"uo\\te\u{1}".into();
+        escaped.video_url = "https://cdn.example.com/\"x\".mp4".into();
+        let plain = ad("é-plain", "us", "eng", 0, 0);
+        let c = catalog(vec![escaped.clone(), plain.clone()]);
+        let now = "2026-01-15T12:00:00Z".parse().unwrap();
+        let lookup = Lookup::new(
+            Country::parse(b"us").unwrap(),
+            Lang::parse(b"eng").unwrap(),
+            3,
+            now,
+        );
+        for want in [&escaped, &plain] {
+            let chosen = c.select(&lookup).unwrap();
+            assert_eq!(chosen.id(), want.id);
+            let n = chosen.ad as usize;
+            assert_eq!(c.video_url_of(n), want.video_url);
+            assert_eq!(c.creative_of(n), want.creative);
+        }
+        let ids: Vec<String> = c.explain(&lookup).ads.into_iter().map(|v| v.id).collect();
+        assert_eq!(ids, [escaped.id, plain.id]);
     }
 
     #[test]
