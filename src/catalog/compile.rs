@@ -114,15 +114,24 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) 
         .sum();
     let mut members = Vec::with_capacity(hours);
     let mut eligible: Vec<(u32, u32)> = Vec::new();
+    // The pair's ads with the basis hour, as (ad, hours, weight): gathered
+    // once per pair rather than read from all over `ads` for each hour.
+    let mut local: Vec<(u32, u32, u32)> = Vec::new();
     for pair in ads_of_pair {
+        local.clear();
+        local.extend(
+            pair.iter()
+                .filter(|&&n| ads[n as usize].zone.is_none())
+                .map(|&n| (n, masks[n as usize], ads[n as usize].weight)),
+        );
         let mut previous = None;
         for hour in 0..24 {
             eligible.clear();
             eligible.extend(
-                pair.iter()
-                    .filter(|&&n| ads[n as usize].zone.is_none())
-                    .filter(|&&n| masks[n as usize] & 1 << hour != 0)
-                    .map(|&n| (n, ads[n as usize].weight)),
+                local
+                    .iter()
+                    .filter(|&&(_, mask, _)| mask & 1 << hour != 0)
+                    .map(|&(n, _, weight)| (n, weight)),
             );
             let Run { start, len } = cycle_run(&mut members, &eligible, &mut previous);
             slots.push(Slot {
