@@ -9,7 +9,7 @@
 //! The request path is a straight line, and so are the modules:
 //!
 //! ```text
-//! config ─► feed (fetch + parse + validate) ─► catalog (compile) ─► ArcSwap in state::State
+//! config ─► feed (fetch + parse + validate) ─► catalog (build while parsing, compile) ─► ArcSwap in state::State
 //!                                                                        │
 //! client ─► server (accept, limits, drain) ─► router (Host, 414, access gate, route) ─► query ─► catalog::select ─► answer (prebuilt or spliced body)
 //!                                                      └─► /event ─► delivery::verify ─► ledger (tallies) ─► flusher ─► memory / SQLite / Redis

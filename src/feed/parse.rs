@@ -44,11 +44,11 @@ pub fn parse(mut body: Vec<u8>) -> Result<Feed, FeedError> {
 /// simd-json parses in place, and a pre-scan neutralises what it would
 /// get wrong, so the document is changed: read it only once. The
 /// document is read straight off simd-json's tape, without building a tree
-/// of maps: about half the time on a million-ad feed. The `ads` array is
-/// parsed a run of entries at a time ([`scan::CHUNK_BYTES`]), so the tape
-/// and simd-json's buffers stay a few megabytes however large the feed;
-/// the rest of the document is parsed on its own, so the whole of it must
-/// still be valid JSON.
+/// of maps: about half the time on a million-ad feed. An `ads` array of
+/// more than one run of entries ([`scan::CHUNK_BYTES`]) is parsed a run
+/// at a time, so the tape and simd-json's buffers stay a few megabytes
+/// however large the feed; the rest of the document is then parsed on its
+/// own, so the whole of it must still be valid JSON.
 pub fn parse_into(body: &mut [u8], sink: &mut impl Sink) -> Result<Skips, FeedError> {
     let scan = scan::neutralise(body);
     let mut reader = Reader {
