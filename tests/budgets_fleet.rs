@@ -3,6 +3,8 @@
 //! Redis Cluster) hold one daily cap within the documented overshoot, and
 //! a Redis outage leaves caps open on the last known counts plus local ones
 //! (`open`) or blocks capped ads once the counts are stale (`closed`).
+//! Frequency caps are shared the same way, and a SQLite ledger keeps them
+//! across a restart.
 
 #[path = "support/redis.rs"]
 mod redis_support;
@@ -315,4 +317,28 @@ async fn frequency_servings_wait_out_a_redis_outage() {
             "kept and sent after the outage"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_ledger_keeps_frequency_caps_across_a_restart() {
+    let dir = std::env::temp_dir().join(format!("adserver-freq-sqlite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = format!("sqlite:{}", dir.join("ledger.db").display());
+    let feed = feed(r#","frequency_cap":{"count":3,"hours":2}"#);
+    let before = replica(&spec, BudgetSettings::default(), &feed).await;
+    assert_eq!(ask_as(&before, "p1").await, "a1");
+    assert_eq!(ask_as(&before, "p1").await, "a1");
+    tick(&before).await;
+    drop(before);
+    let after = replica(&spec, BudgetSettings::default(), &feed).await;
+    tick(&after).await;
+    assert_eq!(
+        ask_as(&after, "p1").await,
+        "a1",
+        "2 of 3 before the restart"
+    );
+    assert_eq!(ask_as(&after, "p1").await, "house");
+    assert_eq!(ask_as(&after, "p2").await, "a1");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -75,13 +75,16 @@ pub fn exchange_servings(catalog: Option<&Catalog>, ledger: &Ledger, clock: &dyn
     } else {
         let mut cursor = lock(&budgets.servings_cursor);
         for _ in 0..SERVINGS_READS_PER_EXCHANGE {
+            let before = cursor.clone();
             match ledger.read_servings(&mut cursor, SERVINGS_READ_BATCH) {
-                Ok(servings) if servings.is_empty() => break,
                 Ok(servings) => servings.into_iter().for_each(|s| caps.merge(s, now_hour)),
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
+            }
+            if *cursor == before {
+                break; // caught up
             }
         }
     }

@@ -96,8 +96,9 @@ pub trait Store: Send + Sync {
         false
     }
 
-    /// True when frequency-cap servings are shared through this store
-    /// (Redis): the budget sync then calls [`Store::send_servings`] and
+    /// True when frequency-cap servings are kept in this store (Redis,
+    /// shared fleet-wide; SQLite, kept across restarts): the budget sync
+    /// then calls [`Store::send_servings`] and
     /// [`Store::read_servings`].
     fn shares_servings(&self) -> bool {
         false
@@ -114,9 +115,10 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
-    /// The servings the other replicas (all but `me`) sent after `cursor`,
-    /// which moves past them; a fresh cursor ([`String::new`]) reads every
-    /// serving still kept. At most `limit` per call.
+    /// The servings the other replicas (all but `me`) sent after `cursor`.
+    /// Reads at most `limit` sends and moves the cursor past each (this
+    /// replica's own included), so an unchanged cursor means caught up; a
+    /// fresh cursor ([`String::new`]) reads every serving still kept.
     fn read_servings(
         &self,
         _me: u64,
