@@ -110,8 +110,12 @@ pub fn sync(catalog: &Catalog, ledger: &Ledger, clock: &dyn Clock) {
     if capped.is_empty() {
         return;
     }
+    let _one_at_a_time = lock(&ledger.budgets().syncing);
     let now = clock.now();
     let today = Day::from_unix_secs(u64::try_from(now.timestamp()).unwrap_or(0));
+    // Before the unflushed counts: an impression accepted in between is
+    // then in both (blocks a moment early), never in neither.
+    let taken: Vec<u64> = capped.iter().map(|(_, gate)| gate.since()).collect();
     let mut local: HashMap<Arc<str>, (u64, u64)> = HashMap::new();
     for (ad, day, n) in ledger.unflushed(Event::Impression) {
         let counts = local.entry(ad).or_default();
@@ -162,7 +166,7 @@ pub fn sync(catalog: &Catalog, ledger: &Ledger, clock: &dyn Clock) {
         && fleet
             .last_read
             .map_or(true, |at| at.elapsed() > stale_after);
-    for (ad, gate) in capped {
+    for ((ad, gate), taken) in capped.into_iter().zip(taken) {
         let known = fleet.counts.get(&*ad.id).copied().unwrap_or_default();
         let fleet_today = if known.day == today { known.today } else { 0 };
         let (local_today, local_total) = local.get(&*ad.id).copied().unwrap_or_default();
@@ -180,7 +184,12 @@ pub fn sync(catalog: &Catalog, ledger: &Ledger, clock: &dyn Clock) {
         } else {
             Verdict::Open
         };
-        gate.set(verdict, on_day, total, allowed);
+        let left =
+            |cap: Option<u64>, used: u64| cap.map_or(u64::MAX, |cap| cap.saturating_sub(used));
+        let room = left(budget.total_cap, total)
+            .min(left(budget.daily_cap, on_day))
+            .min(left(allowed, on_day));
+        gate.set(verdict, (on_day, total), allowed, (room, taken));
     }
 }
 
