@@ -88,6 +88,13 @@ impl Servings {
         out.extend_from_slice(&self.n.to_le_bytes());
     }
 
+    /// All of `servings` in [`Servings::encode`]'s form, back to back.
+    pub fn encode_all(servings: &[Servings]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(servings.len() * Self::BYTES);
+        servings.iter().for_each(|s| s.encode(&mut out));
+        out
+    }
+
     /// Every whole record in `bytes` (a trailing fragment is ignored).
     pub fn decode(bytes: &[u8]) -> impl Iterator<Item = Servings> + '_ {
         bytes.chunks_exact(Self::BYTES).map(|b| {

@@ -129,6 +129,20 @@ pub trait Store: Send + Sync {
     }
 }
 
+/// How a store names replica `id` beside the servings it sent.
+pub(crate) fn replica_name(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// The oldest send (Unix milliseconds) still worth keeping when the
+/// longest frequency-cap window is `keep_hours`.
+pub(crate) fn servings_kept_since_ms(keep_hours: u32) -> u64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    now_ms.saturating_sub(u64::from(keep_hours.max(1)) * 3_600_000)
+}
+
 /// Opens the store `spec` names. Redis is contacted lazily: a server that
 /// is down at start leaves counts pending until it is up.
 pub fn open(spec: &LedgerSpec, event_ttl_secs: u64) -> Result<Box<dyn Store>, StoreError> {

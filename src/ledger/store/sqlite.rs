@@ -18,7 +18,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{rows, Batch, Store, StoreError};
+use super::{replica_name, rows, servings_kept_since_ms, Batch, Store, StoreError};
 use crate::budget::frequency::Servings;
 use crate::ledger::event::{AdCounts, Day, Event};
 
@@ -150,19 +150,15 @@ impl Store for SqliteStore {
         servings: &[Servings],
         keep_hours: u32,
     ) -> Result<(), StoreError> {
-        let mut records = Vec::with_capacity(servings.len() * Servings::BYTES);
-        servings.iter().for_each(|s| s.encode(&mut records));
         let now_ms = chrono::Utc::now().timestamp_millis();
+        let oldest = i64::try_from(servings_kept_since_ms(keep_hours)).unwrap_or(0);
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO servings (replica, sent_ms, records) VALUES (?1, ?2, ?3)",
-            params![format!("{from:016x}"), now_ms, records],
+            params![replica_name(from), now_ms, Servings::encode_all(servings)],
         )?;
-        tx.execute(
-            "DELETE FROM servings WHERE sent_ms < ?1",
-            params![now_ms - i64::from(keep_hours.max(1)) * 3_600_000],
-        )?;
+        tx.execute("DELETE FROM servings WHERE sent_ms < ?1", params![oldest])?;
         tx.commit()?;
         Ok(())
     }
@@ -178,7 +174,7 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(
             "SELECT seq, replica, records FROM servings WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
-        let mine = format!("{me:016x}");
+        let mine = replica_name(me);
         let mut out = Vec::new();
         let mut q = stmt.query(params![after, limit.max(1) as i64])?;
         while let Some(row) = q.next()? {
