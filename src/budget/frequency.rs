@@ -256,7 +256,9 @@ impl FrequencyCaps {
     /// opened less than `hours` apart) are one window, opened at the
     /// earlier hour; a newer window replaces an older one; one that has
     /// closed by `now_hour` is dropped.
-    pub fn merge(&self, s: Servings, now_hour: u32) {
+    pub fn merge(&self, mut s: Servings, now_hour: u32) {
+        // What the store holds is not trusted further than the feed is.
+        s.hours = s.hours.min(super::MAX_FREQUENCY_HOURS);
         if s.opened.saturating_add(s.hours) <= now_hour || s.n == 0 {
             return;
         }

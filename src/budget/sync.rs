@@ -44,12 +44,13 @@ pub fn sync_now(state: &State) {
 /// plus one.
 pub const EXCHANGES_PER_SYNC: u32 = 4;
 
-/// Stream entries read per store call while catching up.
-const SERVINGS_READ_BATCH: usize = 1_000;
+/// Sends (stream entries, table rows) read per store call while catching
+/// up: at most 100 × 10,000 servings, 28 MB, held at once.
+const SERVINGS_READ_BATCH: usize = 100;
 
 /// Store calls one exchange makes at most while catching up (a replica
-/// that starts reads the whole kept stream over several exchanges).
-const SERVINGS_READS_PER_EXCHANGE: usize = 100;
+/// that starts reads a longer kept stream over several exchanges).
+const SERVINGS_READS_PER_EXCHANGE: usize = 1_000;
 
 /// Sends this replica's frequency-cap servings to the store and merges the
 /// other replicas' into the per-player map. Does nothing unless the store

@@ -129,6 +129,10 @@ pub trait Store: Send + Sync {
     }
 }
 
+/// Servings per send (stream entry, table row): a large outbox (a store
+/// outage's worth) goes as several sends of at most 280 KB.
+pub(crate) const SERVINGS_PER_SEND: usize = 10_000;
+
 /// How a store names replica `id` beside the servings it sent.
 pub(crate) fn replica_name(id: u64) -> String {
     format!("{id:016x}")

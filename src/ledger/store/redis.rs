@@ -32,7 +32,9 @@ use std::time::Duration;
 use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Client, Connection, ConnectionLike, Script, Value};
 
-use super::{replica_name, rows, servings_kept_since_ms, Batch, Store, StoreError};
+use super::{
+    replica_name, rows, servings_kept_since_ms, Batch, Store, StoreError, SERVINGS_PER_SEND,
+};
 use crate::budget::frequency::Servings;
 use crate::ledger::event::{AdCounts, Day, Event};
 
@@ -194,10 +196,6 @@ const DAYS: &str = "adserver:days";
 /// The stream of frequency-cap servings, fleet-wide.
 const SERVINGS: &str = "adserver:{servings}";
 
-/// Servings per stream entry: a large outbox (a store outage's worth) is
-/// sent as several entries of at most 280 KB.
-const SERVINGS_PER_ENTRY: usize = 10_000;
-
 impl RedisStore {
     /// Each of `ads`' impressions on `day`, in order.
     fn impressions_on(&self, day: Day, ads: &[&str]) -> Result<Vec<u64>, StoreError> {
@@ -324,7 +322,7 @@ impl Store for RedisStore {
     ) -> Result<(), StoreError> {
         let oldest = servings_kept_since_ms(keep_hours);
         let replica = replica_name(from);
-        for chunk in servings.chunks(SERVINGS_PER_ENTRY) {
+        for chunk in servings.chunks(SERVINGS_PER_SEND) {
             let blob = Servings::encode_all(chunk);
             self.with(&self.servings, |c| {
                 redis::cmd("XADD")

@@ -18,7 +18,9 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{replica_name, rows, servings_kept_since_ms, Batch, Store, StoreError};
+use super::{
+    replica_name, rows, servings_kept_since_ms, Batch, Store, StoreError, SERVINGS_PER_SEND,
+};
 use crate::budget::frequency::Servings;
 use crate::ledger::event::{AdCounts, Day, Event};
 
@@ -154,10 +156,12 @@ impl Store for SqliteStore {
         let oldest = i64::try_from(servings_kept_since_ms(keep_hours)).unwrap_or(0);
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO servings (replica, sent_ms, records) VALUES (?1, ?2, ?3)",
-            params![replica_name(from), now_ms, Servings::encode_all(servings)],
-        )?;
+        for chunk in servings.chunks(SERVINGS_PER_SEND) {
+            tx.execute(
+                "INSERT INTO servings (replica, sent_ms, records) VALUES (?1, ?2, ?3)",
+                params![replica_name(from), now_ms, Servings::encode_all(chunk)],
+            )?;
+        }
         tx.execute("DELETE FROM servings WHERE sent_ms < ?1", params![oldest])?;
         tx.commit()?;
         Ok(())
