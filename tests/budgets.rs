@@ -253,6 +253,12 @@ async fn this_replicas_impressions_block_at_once_without_a_sync() {
         assert_eq!(watch(&server, US).await.as_deref(), Some("a1"));
     }
     assert_eq!(watch(&server, US).await.as_deref(), Some("house"));
+    let explain = server.admin_get("/explain?country=us&lang=eng").await;
+    assert!(
+        explain.body.contains("daily cap reached: 3 of 3"),
+        "named before any sync: {}",
+        explain.body
+    );
     // The sync that follows agrees, and its own count takes over.
     sync(&server).await;
     assert_eq!(watch(&server, US).await.as_deref(), Some("house"));

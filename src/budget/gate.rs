@@ -61,8 +61,10 @@ pub struct Gate {
     /// for no limit) ...
     room: AtomicU64,
     /// ... and impressions this replica accepted since: when they fill the
-    /// room the ad blocks at once, without waiting for the next sync.
+    /// room the ad blocks at once, without waiting for the next sync ...
     since: AtomicU64,
+    /// ... for this reason (the cap that left the least room).
+    full: AtomicU8,
 }
 
 impl Default for Gate {
@@ -75,6 +77,7 @@ impl Default for Gate {
             allowed: AtomicU64::new(u64::MAX),
             room: AtomicU64::new(u64::MAX),
             since: AtomicU64::new(0),
+            full: AtomicU8::new(Verdict::Open as u8),
         }
     }
 }
@@ -115,14 +118,15 @@ impl Gate {
 
     /// A sync's judgement: `taken` is what [`Gate::since`] said before the
     /// counts were read (those are in `today` now), `room` what the caps
-    /// still allow.
+    /// still allow and `full` which cap blocks once it is used up.
     pub(super) fn set(
         &self,
         verdict: Verdict,
         (today, total): (u64, u64),
         allowed: Option<u64>,
-        (room, taken): (u64, u64),
+        (room, full, taken): (u64, Verdict, u64),
     ) {
+        self.full.store(full as u8, Ordering::Relaxed);
         let _ = self
             .since
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -138,15 +142,25 @@ impl Gate {
             .store(verdict != Verdict::Open, Ordering::Relaxed);
     }
 
+    /// The verdict and counts as of now: the last sync's, plus the
+    /// impressions accepted here since (which may have filled the room).
     pub fn view(&self) -> GateView {
-        let allowed = self.allowed.load(Ordering::Relaxed);
-        GateView {
-            verdict: Verdict::ALL
-                .get(usize::from(self.verdict.load(Ordering::Relaxed)))
+        let named = |v: &AtomicU8| {
+            Verdict::ALL
+                .get(usize::from(v.load(Ordering::Relaxed)))
                 .copied()
-                .unwrap_or(Verdict::Open),
-            today: self.today.load(Ordering::Relaxed),
-            total: self.total.load(Ordering::Relaxed),
+                .unwrap_or(Verdict::Open)
+        };
+        let allowed = self.allowed.load(Ordering::Relaxed);
+        let since = self.since.load(Ordering::Relaxed);
+        let mut verdict = named(&self.verdict);
+        if verdict == Verdict::Open && since >= self.room.load(Ordering::Relaxed) {
+            verdict = named(&self.full);
+        }
+        GateView {
+            verdict,
+            today: self.today.load(Ordering::Relaxed) + since,
+            total: self.total.load(Ordering::Relaxed) + since,
             allowed: (allowed != u64::MAX).then_some(allowed),
         }
     }

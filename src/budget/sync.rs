@@ -187,10 +187,15 @@ pub fn sync(catalog: &Catalog, ledger: &Ledger, clock: &dyn Clock) {
         };
         let left =
             |cap: Option<u64>, used: u64| cap.map_or(u64::MAX, |cap| cap.saturating_sub(used));
-        let room = left(budget.total_cap, total)
-            .min(left(budget.daily_cap, on_day))
-            .min(left(allowed, on_day));
-        gate.set(verdict, (on_day, total), allowed, (room, taken));
+        let (room, full) = [
+            (left(budget.total_cap, total), Verdict::TotalCap),
+            (left(budget.daily_cap, on_day), Verdict::DailyCap),
+            (left(allowed, on_day), Verdict::Pacing),
+        ]
+        .into_iter()
+        .min_by_key(|(room, _)| *room)
+        .expect("three candidates");
+        gate.set(verdict, (on_day, total), allowed, (room, full, taken));
     }
 }
 
