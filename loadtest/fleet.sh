@@ -36,11 +36,12 @@
 # ad, the client fires only `impression` beacons (so it asks faster), and
 # the check adds: every capped ad reached N, and none ended more than
 #
-#     replicas × rate × (sync + flush + Redis downtime) + client threads
+#     (replicas − 1) × rate × (sync + flush + Redis downtime) + client threads
 #
-# past it, `rate` being one replica's whole answer rate (an upper bound for
-# one ad's), the downtime what the script measured, the threads the beacons
-# in flight. The restarts below happen as in the plain run: a restarted
+# past it (a replica's own impressions block an ad at once; the other
+# replicas' reach it within sync + flush), `rate` being one replica's whole
+# answer rate (an upper bound for one ad's), the downtime what the script
+# measured, the threads the beacons in flight. The restarts below happen as in the plain run: a restarted
 # replica must start from the fleet's counts.
 #
 # In the middle of the load: Redis gets SIGTERM, stays down ~2 s and comes
@@ -272,9 +273,9 @@ if cap:
     # answer rate standing in for one ad's.
     cap = int(cap)
     rate = total["served"] / max(client["seconds"], 0.1) / replicas
-    bound = replicas * rate * (sync + flush + redis_down) + threads
+    bound = (replicas - 1) * rate * (sync + flush + redis_down) + threads
     capped = open(f"{work}/feed.json.capped").read().split()
-    print(f"budgets: rate {rate:.0f} answers/s per replica; bound = {replicas} x {rate:.0f} x "
+    print(f"budgets: rate {rate:.0f} answers/s per replica; bound = {replicas - 1} x {rate:.0f} x "
           f"({sync:g} + {flush:g} + {redis_down:g}) + {threads} = {bound:.0f} past the cap of {cap}")
     for ad in capped:
         got = seen[0].get(ad, {}).get("impression", 0)

@@ -239,3 +239,33 @@ async fn frequency_caps_count_servings_per_uid_in_a_window() {
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("'uid'"), "{}", bad.body);
 }
+
+/// A replica's own impressions block an ad at once, before any sync: on
+/// one replica a cap is exact (README "Budgets", "Overshoot").
+#[tokio::test]
+async fn this_replicas_impressions_block_at_once_without_a_sync() {
+    let feed = feed_of_ads(&[
+        ad_json("a1", "us", "eng", 0, 0, r#","daily_cap":3"#),
+        ad_json("house", "*", "*", 0, 0, ""),
+    ]);
+    let server = server_with(&feed).await;
+    for _ in 0..3 {
+        assert_eq!(watch(&server, US).await.as_deref(), Some("a1"));
+    }
+    assert_eq!(watch(&server, US).await.as_deref(), Some("house"));
+    let explain = server.admin_get("/explain?country=us&lang=eng").await;
+    assert!(
+        explain.body.contains("daily cap reached: 3 of 3"),
+        "named before any sync: {}",
+        explain.body
+    );
+    // The sync that follows agrees, and its own count takes over.
+    sync(&server).await;
+    assert_eq!(watch(&server, US).await.as_deref(), Some("house"));
+    let explain = server.admin_get("/explain?country=us&lang=eng").await;
+    assert!(
+        explain.body.contains("daily cap reached: 3 of 3"),
+        "{}",
+        explain.body
+    );
+}

@@ -3,6 +3,8 @@
 //! Redis Cluster) hold one daily cap within the documented overshoot, and
 //! a Redis outage leaves caps open on the last known counts plus local ones
 //! (`open`) or blocks capped ads once the counts are stale (`closed`).
+//! Frequency caps are shared the same way, and a SQLite ledger keeps them
+//! across a restart.
 
 #[path = "support/redis.rs"]
 mod redis_support;
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adserver::budget::{sync_now, BudgetSettings, OnStoreFailure};
+use adserver::clock::Clock;
 use adserver::delivery::{Delivery, EventKey};
 use adserver::ledger::{Ledger, LedgerConfig};
 use redis_support::{RedisCluster, RedisServer};
@@ -315,4 +318,80 @@ async fn frequency_servings_wait_out_a_redis_outage() {
             "kept and sent after the outage"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_ledger_keeps_frequency_caps_across_a_restart() {
+    let dir = std::env::temp_dir().join(format!("adserver-freq-sqlite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = format!("sqlite:{}", dir.join("ledger.db").display());
+    let feed = feed(r#","frequency_cap":{"count":3,"hours":2}"#);
+    let before = replica(&spec, BudgetSettings::default(), &feed).await;
+    assert_eq!(ask_as(&before, "p1").await, "a1");
+    assert_eq!(ask_as(&before, "p1").await, "a1");
+    tick(&before).await;
+    drop(before);
+    let after = replica(&spec, BudgetSettings::default(), &feed).await;
+    tick(&after).await;
+    assert_eq!(
+        ask_as(&after, "p1").await,
+        "a1",
+        "2 of 3 before the restart"
+    );
+    assert_eq!(ask_as(&after, "p1").await, "house");
+    assert_eq!(ask_as(&after, "p2").await, "a1");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whatever else writes to the servings stream: entries without our
+/// fields, a torn record, and a record claiming a window of 2^32 hours.
+/// The exchange reads past all of it and keeps working, and a window
+/// lasts what the feed's cap says, whatever a record claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_in_the_servings_stream_is_read_past() {
+    use adserver::budget::frequency::{player_hash, Servings};
+    let redis = RedisServer::start();
+    let feed = feed(r#","frequency_cap":{"count":2,"hours":1}"#);
+    let a = replica(&redis.url(), BudgetSettings::default(), &feed).await;
+    let b = replica(&redis.url(), BudgetSettings::default(), &feed).await;
+    let hour = (a.clock.now().timestamp() / 3600) as u32;
+    let forever = Servings {
+        player: player_hash(b"p1"),
+        ad: adserver::catalog::id_hash(b"a1"),
+        opened: hour,
+        hours: u32::MAX,
+        n: 1000,
+    };
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut add = |fields: &[(&str, Vec<u8>)]| {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg("adserver:{servings}").arg("*");
+        for (k, v) in fields {
+            cmd.arg(*k).arg(v.as_slice());
+        }
+        cmd.query::<String>(&mut conn).unwrap();
+    };
+    add(&[("x", b"y".to_vec())]);
+    add(&[("r", b"someone".to_vec()), ("s", vec![1, 2, 3])]);
+    add(&[
+        ("r", b"someone".to_vec()),
+        ("s", Servings::encode_all(&[forever])),
+    ]);
+    tick(&a).await;
+    assert_eq!(ask_as(&a, "p1").await, "house", "the record is merged");
+    assert_eq!(ask_as(&a, "p2").await, "a1");
+    // Real servings after the junk still arrive.
+    assert_eq!(ask_as(&b, "p3").await, "a1");
+    assert_eq!(ask_as(&b, "p3").await, "a1");
+    tick(&b).await;
+    tick(&a).await;
+    assert_eq!(ask_as(&a, "p3").await, "house", "b's servings reached a");
+    a.clock
+        .set_instant(a.clock.now() + chrono::Duration::hours(1));
+    tick(&a).await;
+    assert_eq!(ask_as(&a, "p1").await, "a1", "the feed's one hour");
 }

@@ -88,6 +88,13 @@ impl Servings {
         out.extend_from_slice(&self.n.to_le_bytes());
     }
 
+    /// All of `servings` in [`Servings::encode`]'s form, back to back.
+    pub fn encode_all(servings: &[Servings]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(servings.len() * Self::BYTES);
+        servings.iter().for_each(|s| s.encode(&mut out));
+        out
+    }
+
     /// Every whole record in `bytes` (a trailing fragment is ignored).
     pub fn decode(bytes: &[u8]) -> impl Iterator<Item = Servings> + '_ {
         bytes.chunks_exact(Self::BYTES).map(|b| {
@@ -249,7 +256,9 @@ impl FrequencyCaps {
     /// opened less than `hours` apart) are one window, opened at the
     /// earlier hour; a newer window replaces an older one; one that has
     /// closed by `now_hour` is dropped.
-    pub fn merge(&self, s: Servings, now_hour: u32) {
+    pub fn merge(&self, mut s: Servings, now_hour: u32) {
+        // What the store holds is not trusted further than the feed is.
+        s.hours = s.hours.min(super::MAX_FREQUENCY_HOURS);
         if s.opened.saturating_add(s.hours) <= now_hour || s.n == 0 {
             return;
         }

@@ -57,6 +57,14 @@ pub struct Gate {
     total: AtomicU64,
     /// The `even` pacing allowance at the last sync; `u64::MAX` for none.
     allowed: AtomicU64,
+    /// Impressions the caps still allowed at the last sync (`u64::MAX`
+    /// for no limit) ...
+    room: AtomicU64,
+    /// ... and impressions this replica accepted since: when they fill the
+    /// room the ad blocks at once, without waiting for the next sync ...
+    since: AtomicU64,
+    /// ... for this reason (the cap that left the least room).
+    full: AtomicU8,
 }
 
 impl Default for Gate {
@@ -67,6 +75,9 @@ impl Default for Gate {
             today: AtomicU64::new(0),
             total: AtomicU64::new(0),
             allowed: AtomicU64::new(u64::MAX),
+            room: AtomicU64::new(u64::MAX),
+            since: AtomicU64::new(0),
+            full: AtomicU8::new(Verdict::Open as u8),
         }
     }
 }
@@ -88,11 +99,40 @@ impl Gate {
     #[inline]
     pub fn is_blocked(&self) -> bool {
         // Relaxed: a verdict one request late is within the documented
-        // overshoot; nothing else is published through this flag.
+        // overshoot; nothing else is published through these.
         self.blocked.load(Ordering::Relaxed)
+            || self.since.load(Ordering::Relaxed) >= self.room.load(Ordering::Relaxed)
     }
 
-    pub(super) fn set(&self, verdict: Verdict, today: u64, total: u64, allowed: Option<u64>) {
+    /// Counts an impression this replica accepted (README "Budgets": a
+    /// replica's own impressions block an ad at once).
+    pub fn impression(&self) {
+        self.since.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Impressions accepted here since the last sync, for the sync to
+    /// take before it reads this replica's unflushed counts.
+    pub(super) fn since(&self) -> u64 {
+        self.since.load(Ordering::Relaxed)
+    }
+
+    /// A sync's judgement: `taken` is what [`Gate::since`] said before the
+    /// counts were read (those are in `today` now), `room` what the caps
+    /// still allow and `full` which cap blocks once it is used up.
+    pub(super) fn set(
+        &self,
+        verdict: Verdict,
+        (today, total): (u64, u64),
+        allowed: Option<u64>,
+        (room, full, taken): (u64, Verdict, u64),
+    ) {
+        self.full.store(full as u8, Ordering::Relaxed);
+        let _ = self
+            .since
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(taken))
+            });
+        self.room.store(room, Ordering::Relaxed);
         self.today.store(today, Ordering::Relaxed);
         self.total.store(total, Ordering::Relaxed);
         self.allowed
@@ -102,15 +142,25 @@ impl Gate {
             .store(verdict != Verdict::Open, Ordering::Relaxed);
     }
 
+    /// The verdict and counts as of now: the last sync's, plus the
+    /// impressions accepted here since (which may have filled the room).
     pub fn view(&self) -> GateView {
-        let allowed = self.allowed.load(Ordering::Relaxed);
-        GateView {
-            verdict: Verdict::ALL
-                .get(usize::from(self.verdict.load(Ordering::Relaxed)))
+        let named = |v: &AtomicU8| {
+            Verdict::ALL
+                .get(usize::from(v.load(Ordering::Relaxed)))
                 .copied()
-                .unwrap_or(Verdict::Open),
-            today: self.today.load(Ordering::Relaxed),
-            total: self.total.load(Ordering::Relaxed),
+                .unwrap_or(Verdict::Open)
+        };
+        let allowed = self.allowed.load(Ordering::Relaxed);
+        let since = self.since.load(Ordering::Relaxed);
+        let mut verdict = named(&self.verdict);
+        if verdict == Verdict::Open && since >= self.room.load(Ordering::Relaxed) {
+            verdict = named(&self.full);
+        }
+        GateView {
+            verdict,
+            today: self.today.load(Ordering::Relaxed) + since,
+            total: self.total.load(Ordering::Relaxed) + since,
             allowed: (allowed != u64::MAX).then_some(allowed),
         }
     }
@@ -142,6 +192,9 @@ pub struct Budgets {
     pub settings: BudgetSettings,
     pub(super) fleet: Mutex<FleetView>,
     pub(super) read_failures: AtomicU64,
+    /// Held through a sync: the loop and `/stats` may both run one, and
+    /// each takes [`Gate::since`] from the gates.
+    pub(super) syncing: Mutex<()>,
     /// This process's id among the replicas sharing frequency caps.
     pub replica: u64,
     /// How far the other replicas' servings have been read.
@@ -168,6 +221,7 @@ impl Budgets {
             settings,
             fleet: Mutex::new(FleetView::default()),
             read_failures: AtomicU64::new(0),
+            syncing: Mutex::new(()),
             replica: fastrand::u64(..),
             servings_cursor: Mutex::new(String::new()),
             servings_failing: AtomicBool::new(false),
@@ -184,6 +238,15 @@ impl Budgets {
         let g = Arc::new(Gate::default());
         gates.insert(Arc::from(id), g.clone());
         g
+    }
+
+    /// Counts an impression of `id` accepted here on its gate, if it has
+    /// one (called by `/event`; a lock and a lookup, never per request).
+    pub fn impression(&self, id: &str) {
+        let gates = lock(&self.gates);
+        if let Some(gate) = gates.get(id) {
+            gate.impression();
+        }
     }
 
     /// Store reads that failed during syncs.

@@ -44,12 +44,13 @@ pub fn sync_now(state: &State) {
 /// plus one.
 pub const EXCHANGES_PER_SYNC: u32 = 4;
 
-/// Stream entries read per store call while catching up.
-const SERVINGS_READ_BATCH: usize = 1_000;
+/// Sends (stream entries, table rows) read per store call while catching
+/// up: at most 100 × 10,000 servings, 28 MB, held at once.
+const SERVINGS_READ_BATCH: usize = 100;
 
 /// Store calls one exchange makes at most while catching up (a replica
-/// that starts reads the whole kept stream over several exchanges).
-const SERVINGS_READS_PER_EXCHANGE: usize = 100;
+/// that starts reads a longer kept stream over several exchanges).
+const SERVINGS_READS_PER_EXCHANGE: usize = 1_000;
 
 /// Sends this replica's frequency-cap servings to the store and merges the
 /// other replicas' into the per-player map. Does nothing unless the store
@@ -75,13 +76,16 @@ pub fn exchange_servings(catalog: Option<&Catalog>, ledger: &Ledger, clock: &dyn
     } else {
         let mut cursor = lock(&budgets.servings_cursor);
         for _ in 0..SERVINGS_READS_PER_EXCHANGE {
+            let before = cursor.clone();
             match ledger.read_servings(&mut cursor, SERVINGS_READ_BATCH) {
-                Ok(servings) if servings.is_empty() => break,
                 Ok(servings) => servings.into_iter().for_each(|s| caps.merge(s, now_hour)),
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
+            }
+            if *cursor == before {
+                break; // caught up
             }
         }
     }
@@ -107,8 +111,12 @@ pub fn sync(catalog: &Catalog, ledger: &Ledger, clock: &dyn Clock) {
     if capped.is_empty() {
         return;
     }
+    let _one_at_a_time = lock(&ledger.budgets().syncing);
     let now = clock.now();
     let today = Day::from_unix_secs(u64::try_from(now.timestamp()).unwrap_or(0));
+    // Before the unflushed counts: an impression accepted in between is
+    // then in both (blocks a moment early), never in neither.
+    let taken: Vec<u64> = capped.iter().map(|(_, gate)| gate.since()).collect();
     let mut local: HashMap<Arc<str>, (u64, u64)> = HashMap::new();
     for (ad, day, n) in ledger.unflushed(Event::Impression) {
         let counts = local.entry(ad).or_default();
@@ -159,7 +167,7 @@ pub fn sync(catalog: &Catalog, ledger: &Ledger, clock: &dyn Clock) {
         && fleet
             .last_read
             .map_or(true, |at| at.elapsed() > stale_after);
-    for (ad, gate) in capped {
+    for ((ad, gate), taken) in capped.into_iter().zip(taken) {
         let known = fleet.counts.get(&*ad.id).copied().unwrap_or_default();
         let fleet_today = if known.day == today { known.today } else { 0 };
         let (local_today, local_total) = local.get(&*ad.id).copied().unwrap_or_default();
@@ -177,7 +185,17 @@ pub fn sync(catalog: &Catalog, ledger: &Ledger, clock: &dyn Clock) {
         } else {
             Verdict::Open
         };
-        gate.set(verdict, on_day, total, allowed);
+        let left =
+            |cap: Option<u64>, used: u64| cap.map_or(u64::MAX, |cap| cap.saturating_sub(used));
+        let (room, full) = [
+            (left(budget.total_cap, total), Verdict::TotalCap),
+            (left(budget.daily_cap, on_day), Verdict::DailyCap),
+            (left(allowed, on_day), Verdict::Pacing),
+        ]
+        .into_iter()
+        .min_by_key(|(room, _)| *room)
+        .expect("three candidates");
+        gate.set(verdict, (on_day, total), allowed, (room, full, taken));
     }
 }
 

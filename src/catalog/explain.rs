@@ -38,7 +38,8 @@ pub struct BudgetFacts {
     pub total_cap: Option<u64>,
     pub pacing: &'static str,
     /// Fleet impressions today (UTC) and in all, plus this replica's
-    /// unflushed ones, as of the last budget sync.
+    /// unflushed ones, as of the last budget sync, and this replica's
+    /// accepted since.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impressions_today: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -188,7 +189,8 @@ impl Catalog {
         let budget = *self.budget_of(n);
         if let Some(view) = self.gate(n as u32).map(|g| g.view()) {
             let counts =
-                "fleet and this replica's unflushed impressions, as of the last budget sync";
+                "fleet and this replica's unflushed impressions as of the last budget sync, \
+                 and this replica's since";
             match view.verdict {
                 Gated::Open => {}
                 Gated::DailyCap => {

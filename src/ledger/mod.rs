@@ -175,6 +175,9 @@ impl Ledger {
         if !lock(&self.dedup).first_time(&serving_id, event, Instant::now()) {
             return EventOutcome::Duplicate;
         }
+        if event == Event::Impression {
+            self.budgets.impression(ad);
+        }
         if self.fleet_dedup {
             let ad = self.ad_name(ad);
             let mut q = lock(&self.queued);

@@ -96,8 +96,9 @@ pub trait Store: Send + Sync {
         false
     }
 
-    /// True when frequency-cap servings are shared through this store
-    /// (Redis): the budget sync then calls [`Store::send_servings`] and
+    /// True when frequency-cap servings are kept in this store (Redis,
+    /// shared fleet-wide; SQLite, kept across restarts): the budget sync
+    /// then calls [`Store::send_servings`] and
     /// [`Store::read_servings`].
     fn shares_servings(&self) -> bool {
         false
@@ -114,9 +115,10 @@ pub trait Store: Send + Sync {
         Ok(())
     }
 
-    /// The servings the other replicas (all but `me`) sent after `cursor`,
-    /// which moves past them; a fresh cursor ([`String::new`]) reads every
-    /// serving still kept. At most `limit` per call.
+    /// The servings the other replicas (all but `me`) sent after `cursor`.
+    /// Reads at most `limit` sends and moves the cursor past each (this
+    /// replica's own included), so an unchanged cursor means caught up; a
+    /// fresh cursor ([`String::new`]) reads every serving still kept.
     fn read_servings(
         &self,
         _me: u64,
@@ -125,6 +127,24 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Servings>, StoreError> {
         Ok(Vec::new())
     }
+}
+
+/// Servings per send (stream entry, table row): a large outbox (a store
+/// outage's worth) goes as several sends of at most 280 KB.
+pub(crate) const SERVINGS_PER_SEND: usize = 10_000;
+
+/// How a store names replica `id` beside the servings it sent.
+pub(crate) fn replica_name(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// The oldest send (Unix milliseconds) still worth keeping when the
+/// longest frequency-cap window is `keep_hours`.
+pub(crate) fn servings_kept_since_ms(keep_hours: u32) -> u64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    now_ms.saturating_sub(u64::from(keep_hours.max(1)) * 3_600_000)
 }
 
 /// Opens the store `spec` names. Redis is contacted lazily: a server that

@@ -32,7 +32,9 @@ use std::time::Duration;
 use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Client, Connection, ConnectionLike, Script, Value};
 
-use super::{rows, Batch, Store, StoreError};
+use super::{
+    replica_name, rows, servings_kept_since_ms, Batch, Store, StoreError, SERVINGS_PER_SEND,
+};
 use crate::budget::frequency::Servings;
 use crate::ledger::event::{AdCounts, Day, Event};
 
@@ -194,10 +196,6 @@ const DAYS: &str = "adserver:days";
 /// The stream of frequency-cap servings, fleet-wide.
 const SERVINGS: &str = "adserver:{servings}";
 
-/// Servings per stream entry: a large outbox (a store outage's worth) is
-/// sent as several entries of at most 280 KB.
-const SERVINGS_PER_ENTRY: usize = 10_000;
-
 impl RedisStore {
     /// Each of `ads`' impressions on `day`, in order.
     fn impressions_on(&self, day: Day, ads: &[&str]) -> Result<Vec<u64>, StoreError> {
@@ -322,16 +320,10 @@ impl Store for RedisStore {
         servings: &[Servings],
         keep_hours: u32,
     ) -> Result<(), StoreError> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let oldest = now_ms.saturating_sub(u64::from(keep_hours.max(1)) * 3_600_000);
-        let replica = format!("{from:016x}");
-        for chunk in servings.chunks(SERVINGS_PER_ENTRY) {
-            let mut blob = Vec::with_capacity(chunk.len() * Servings::BYTES);
-            for s in chunk {
-                s.encode(&mut blob);
-            }
+        let oldest = servings_kept_since_ms(keep_hours);
+        let replica = replica_name(from);
+        for chunk in servings.chunks(SERVINGS_PER_SEND) {
+            let blob = Servings::encode_all(chunk);
             self.with(&self.servings, |c| {
                 redis::cmd("XADD")
                     .arg(SERVINGS)
@@ -368,7 +360,7 @@ impl Store for RedisStore {
                 .arg(&*cursor)
                 .query(c)
         })?;
-        let mine = format!("{me:016x}");
+        let mine = replica_name(me);
         let mut out = Vec::new();
         for (_, entries) in read.unwrap_or_default() {
             for (id, fields) in entries {

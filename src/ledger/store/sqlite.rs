@@ -6,6 +6,11 @@
 //! A batch is one transaction: its id goes into `batches` first, and if it
 //! was already there the transaction adds nothing, so a retried batch counts
 //! once. The index `counts_by_ad` serves the budget sync's per-ad totals.
+//!
+//! Frequency-cap servings go to the table `servings`, one row per send
+//! (`records`: 28 bytes a serving), so a restarted process reads back the
+//! windows still open, as a replica on Redis does from its stream; rows
+//! older than the longest window in use are deleted as new ones come.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +18,10 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{rows, Batch, Store, StoreError};
+use super::{
+    replica_name, rows, servings_kept_since_ms, Batch, Store, StoreError, SERVINGS_PER_SEND,
+};
+use crate::budget::frequency::Servings;
 use crate::ledger::event::{AdCounts, Day, Event};
 
 /// Batch ids are kept this long (far past any retry), then pruned.
@@ -32,6 +40,12 @@ CREATE TABLE IF NOT EXISTS batches (
     id         TEXT    PRIMARY KEY,
     applied_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS servings (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    replica TEXT    NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    records BLOB    NOT NULL
+);
 ";
 
 /// Two connections so `/stats` reads (WAL lets them run beside a write)
@@ -126,6 +140,56 @@ impl Store for SqliteStore {
                 Ok((count(on_day), count(total)))
             })
             .collect()
+    }
+
+    fn shares_servings(&self) -> bool {
+        true
+    }
+
+    fn send_servings(
+        &self,
+        from: u64,
+        servings: &[Servings],
+        keep_hours: u32,
+    ) -> Result<(), StoreError> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let oldest = i64::try_from(servings_kept_since_ms(keep_hours)).unwrap_or(0);
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        for chunk in servings.chunks(SERVINGS_PER_SEND) {
+            tx.execute(
+                "INSERT INTO servings (replica, sent_ms, records) VALUES (?1, ?2, ?3)",
+                params![replica_name(from), now_ms, Servings::encode_all(chunk)],
+            )?;
+        }
+        tx.execute("DELETE FROM servings WHERE sent_ms < ?1", params![oldest])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read_servings(
+        &self,
+        me: u64,
+        cursor: &mut String,
+        limit: usize,
+    ) -> Result<Vec<Servings>, StoreError> {
+        let after: i64 = cursor.parse().unwrap_or(0);
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, replica, records FROM servings WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let mine = replica_name(me);
+        let mut out = Vec::new();
+        let mut q = stmt.query(params![after, limit.max(1) as i64])?;
+        while let Some(row) = q.next()? {
+            let (seq, replica, records): (i64, String, Vec<u8>) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            if replica != mine {
+                out.extend(Servings::decode(&records));
+            }
+            *cursor = seq.to_string();
+        }
+        Ok(out)
     }
 }
 
