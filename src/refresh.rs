@@ -150,9 +150,16 @@ impl Refresher {
         let settings = self.settings.clone();
         let last = self.last.clone();
         let largest = self.guard.largest(self.publisher.now());
+        let ledger = self.publisher.binder();
         let step = self
             .worker
-            .run(move || build(&settings, last.as_ref(), largest))
+            .run(move || {
+                let mut step = build(&settings, last.as_ref(), largest);
+                if let Ok(Step::New { catalog, .. }) = &mut step {
+                    catalog.bind(&ledger);
+                }
+                step
+            })
             .await;
         match step {
             Ok(Step::Unchanged) => {

@@ -93,6 +93,11 @@ impl Catalog {
             .collect();
     }
 
+    /// Whether [`Catalog::bind`] has run (an empty catalog needs none).
+    pub fn is_bound(&self) -> bool {
+        self.delivered.tallies.len() == self.len()
+    }
+
     pub(super) fn chosen(&self, ad: u32) -> Chosen<'_> {
         Chosen { catalog: self, ad }
     }
