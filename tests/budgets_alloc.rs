@@ -33,10 +33,10 @@ fn capped_selection_allocates_nothing() {
     let feed =
         adserver::feed::parse(format!(r#"{{"ads":[{}]}}"#, ads.join(",")).into_bytes()).unwrap();
     let mut catalog = Catalog::compile(&feed);
-    let ledger = Ledger::new(
+    let ledger = std::sync::Arc::new(Ledger::new(
         Box::new(adserver::ledger::store::memory::MemoryStore::default()),
         &LedgerConfig::default(),
-    );
+    ));
     catalog.bind(&ledger);
     let clock = ManualClock::new(12);
     let now = clock.now();

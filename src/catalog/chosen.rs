@@ -6,10 +6,11 @@
 //! ad is answered in that form and then shared: a million-ad catalog pays
 //! for the templates of the ads actually served, not for all of them (the
 //! first such answer of an ad allocates its template; every later one
-//! allocates nothing). The served tally is the ledger's, bound when the
-//! catalog is published ([`Catalog::bind`]), so a reloaded catalog counts
-//! into the same tallies as the one it replaces; so are the budget gates,
-//! so a reloaded catalog keeps its blocks.
+//! allocates nothing). The served tally is the ledger's, taken by id on
+//! the ad's first answer after the catalog is bound ([`Catalog::bind`]),
+//! so a reloaded catalog counts into the same tallies as the one it
+//! replaces, and an ad never served costs the ledger nothing; the budget
+//! gates are taken at bind, so a reloaded catalog keeps its blocks.
 
 use std::sync::{Arc, OnceLock};
 
@@ -50,7 +51,11 @@ pub(super) struct Delivered {
     /// Built on an ad's first answer: one word and a flag per ad until
     /// then (two of each, for two templates, were 32 MiB at 1M ads).
     templates: Box<[OnceLock<Box<Templates>>]>,
-    tallies: Box<[Arc<AdTally>]>,
+    /// Each ad's served tally, taken from the ledger on its first answer
+    /// (a tally for every ad of a 1M-ad feed was about 250 MiB).
+    tallies: Box<[OnceLock<Arc<AdTally>>]>,
+    /// Where the tallies come from; `None` until bound.
+    ledger: Option<Arc<Ledger>>,
     /// Budget gates of the ads with a budget (as [`Catalog::budgeted`]
     /// lists them), `Some` for those with a daily or total cap; empty
     /// until bound.
@@ -61,7 +66,7 @@ impl std::fmt::Debug for Delivered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Delivered")
             .field("ads", &self.videos.len())
-            .field("bound", &!self.tallies.is_empty())
+            .field("bound", &self.ledger.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -72,19 +77,20 @@ impl Delivered {
             videos,
             creatives,
             templates: (0..n).map(|_| OnceLock::new()).collect(),
-            tallies: Box::default(),
+            tallies: (0..n).map(|_| OnceLock::new()).collect(),
+            ledger: None,
             gates: Box::default(),
         }
     }
 }
 
 impl Catalog {
-    /// Takes each ad's served tally from `ledger` (by id: the same tally a
-    /// previous catalog counted into). Done once, before publishing.
-    pub fn bind(&mut self, ledger: &Ledger) {
-        self.delivered.tallies = (0..self.len())
-            .map(|n| ledger.tally(self.id_of(n)))
-            .collect();
+    /// Counts this catalog's answers into `ledger` (each ad's tally is
+    /// taken by id on its first answer: the same tally a previous catalog
+    /// counted into) and takes the budget gates. Done once, before
+    /// publishing.
+    pub fn bind(&mut self, ledger: &Arc<Ledger>) {
+        self.delivered.ledger = Some(Arc::clone(ledger));
         let budgets = ledger.budgets();
         self.delivered.gates = self
             .budgeted
@@ -95,7 +101,7 @@ impl Catalog {
 
     /// Whether [`Catalog::bind`] has run (an empty catalog needs none).
     pub fn is_bound(&self) -> bool {
-        self.delivered.tallies.len() == self.len()
+        self.delivered.ledger.is_some()
     }
 
     pub(super) fn chosen(&self, ad: u32) -> Chosen<'_> {
@@ -156,13 +162,14 @@ impl<'c> Chosen<'c> {
     }
 
     /// The ledger's tally for this ad; `None` before [`Catalog::bind`].
+    /// The ad's first answer takes it from the ledger (a lock and, for an
+    /// id never counted, an allocation); every later one reads the slot.
     #[inline]
     pub fn tally(&self) -> Option<&'c AdTally> {
-        self.catalog
-            .delivered
-            .tallies
-            .get(self.ad as usize)
-            .map(|t| &**t)
+        let delivered = &self.catalog.delivered;
+        let ledger = delivered.ledger.as_ref()?;
+        let slot = delivered.tallies.get(self.ad as usize)?;
+        Some(slot.get_or_init(|| ledger.tally(self.id())))
     }
 
     fn templates(&self) -> &'c Templates {

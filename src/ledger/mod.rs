@@ -2,9 +2,10 @@
 //! counted in process and written in batches to a [`store`].
 //!
 //! - The request path calls [`AdTally::served`] on a tally the catalog got
-//!   from [`Ledger::tally`] when it compiled: atomics only, no lock, no
-//!   allocation. A reloaded catalog asks again by ad id and gets the same
-//!   tally, so no count is left behind in an old catalog.
+//!   from [`Ledger::tally`] on the ad's first answer: atomics only, no
+//!   lock, no allocation after that. A reloaded catalog asks again by ad
+//!   id and gets the same tally, so no count is left behind in an old
+//!   catalog, and an ad never answered has no tally at all.
 //! - `/event` calls [`Ledger::record_event`]: local dedup in fixed memory
 //!   ([`dedup`]), then a tally bump, or (Redis) a queued event that the
 //!   store deduplicates fleet-wide when it is flushed.
@@ -150,8 +151,8 @@ impl Ledger {
         Ok((ledger, flusher))
     }
 
-    /// The tally for ad `id`, created on first use. Called when a catalog
-    /// is compiled (it takes a lock), never per request.
+    /// The tally for ad `id`, created on first use. Called on an ad's
+    /// first answer in a catalog (it takes a lock), never after.
     pub fn tally(&self, id: &str) -> Arc<AdTally> {
         let mut map = lock(&self.tallies);
         if let Some(t) = map.get(id) {
