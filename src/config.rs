@@ -210,8 +210,8 @@ pub struct Config {
     /// Seconds between budget syncs: each reads the fleet's impression
     /// counts of capped ads from the ledger and blocks the ads at a cap
     /// (README "Budgets"). Overshoot past a cap grows with it. With a
-    /// Redis ledger, frequency-cap servings are exchanged four times per
-    /// interval.
+    /// Redis (or SQLite) ledger, frequency-cap servings are exchanged with
+    /// it four times per interval.
     #[arg(long, env = "ADSERVER_BUDGET_SYNC_INTERVAL", value_name = "SECONDS", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub budget_sync_interval: u64,
@@ -226,8 +226,8 @@ pub struct Config {
 
     /// (player, ad) pairs frequency caps remember at most, on this replica
     /// (about 85 bytes each, allocated as they come); the least used are
-    /// forgotten beyond it. With a Redis ledger, also the most servings
-    /// queued for the other replicas while Redis is unreachable.
+    /// forgotten beyond it. With a Redis (or SQLite) ledger, also the most
+    /// servings queued for it while it cannot be written.
     #[arg(long, env = "ADSERVER_FREQUENCY_CAP_ENTRIES", value_name = "N", default_value_t = 1_000_000,
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub frequency_cap_entries: u64,
