@@ -9,14 +9,17 @@
 //! the server has a spare moment.
 //!
 //! The async loops that schedule such work stop on one signal:
-//! [`Loops`] and [`Shutdown`] (in `loops.rs`).
+//! [`Loops`] and [`Shutdown`] (in `loops.rs`). The blocking loops (the
+//! ledger's flusher, the budget sync) are each a [`Periodic`] thread.
 
 mod loops;
+mod periodic;
 
 use std::sync::mpsc;
 use std::thread;
 
 pub use loops::{Loops, Shutdown};
+pub use periodic::{Periodic, Sleeper};
 
 type Job = Box<dyn FnOnce() + Send>;
 

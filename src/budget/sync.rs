@@ -14,8 +14,7 @@
 //! into the per-player map.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
@@ -23,6 +22,7 @@ use chrono::{DateTime, Utc};
 
 use super::gate::{lock, FleetCounts};
 use super::{pacing, OnStoreFailure, Pacing, Verdict, MAX_FREQUENCY_HOURS, STALE_AFTER_SYNCS};
+use crate::background::Periodic;
 use crate::catalog::{AdFacts, Catalog};
 use crate::clock::Clock;
 use crate::ledger::{Day, Event, Ledger};
@@ -215,10 +215,7 @@ fn pacing_allowance(ad: &AdFacts, clock: &dyn Clock, now: DateTime<Utc>) -> Opti
 }
 
 /// Owns the sync thread; [`BudgetSync::shutdown`] (or dropping it) stops it.
-pub struct BudgetSync {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct BudgetSync(Periodic);
 
 impl BudgetSync {
     /// Syncs at once, then every `--budget-sync-interval`, the catalog
@@ -230,58 +227,30 @@ impl BudgetSync {
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<BudgetSync> {
         let tick = ledger.budgets().settings.sync_interval / EXCHANGES_PER_SYNC;
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let signal = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("budget-sync".into())
-            .spawn(move || {
-                let (stopped, cvar) = &*signal;
-                for ticks in 0u64.. {
-                    let live = catalog.load();
-                    exchange_servings(live.as_deref(), &ledger, &*clock);
-                    match &*live {
-                        Some(catalog) if ticks % u64::from(EXCHANGES_PER_SYNC) == 0 => {
-                            sync(catalog, &ledger, &*clock)
-                        }
-                        _ => {}
+        Periodic::spawn("budget-sync", move |sleeper| {
+            for ticks in 0u64.. {
+                let live = catalog.load();
+                exchange_servings(live.as_deref(), &ledger, &*clock);
+                match &*live {
+                    Some(catalog) if ticks % u64::from(EXCHANGES_PER_SYNC) == 0 => {
+                        sync(catalog, &ledger, &*clock)
                     }
-                    let guard = lock(stopped);
-                    let (guard, _) = cvar
-                        .wait_timeout_while(guard, tick, |stopped| !*stopped)
-                        .unwrap_or_else(|p| p.into_inner());
-                    if *guard {
-                        // What was served since the last exchange reaches
-                        // the other replicas before this one exits.
-                        drop(guard);
-                        exchange_servings(catalog.load().as_deref(), &ledger, &*clock);
-                        return;
-                    }
+                    _ => {}
                 }
-            })?;
-        Ok(BudgetSync {
-            stop,
-            thread: Some(thread),
+                if sleeper.sleep(tick) {
+                    // What was served since the last exchange reaches the
+                    // other replicas before this one exits.
+                    exchange_servings(catalog.load().as_deref(), &ledger, &*clock);
+                    return;
+                }
+            }
         })
+        .map(BudgetSync)
     }
 
     /// Stops the thread and waits for it (at most one store read and a
     /// last servings exchange).
-    pub fn shutdown(mut self) {
-        self.stop_and_join();
-    }
-
-    fn stop_and_join(&mut self) {
-        let (stopped, cvar) = &*self.stop;
-        *lock(stopped) = true;
-        cvar.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for BudgetSync {
-    fn drop(&mut self) {
-        self.stop_and_join();
+    pub fn shutdown(self) {
+        self.0.shutdown();
     }
 }
