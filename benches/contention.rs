@@ -76,21 +76,18 @@ fn lookup_for(t: usize, own_pair: bool, own_hour: bool) -> Lookup<'static> {
     )
 }
 
-/// `iters` selects on each of `lookups.len()` threads at once; the slowest
-/// thread's time.
-fn run(catalog: &Catalog, lookups: &[Lookup<'static>], iters: u64) -> Duration {
-    let barrier = Barrier::new(lookups.len());
+/// `work(t)` on each of `threads` threads at once, started together; the
+/// slowest thread's time.
+fn slowest(threads: usize, work: impl Fn(usize) + Sync) -> Duration {
+    let barrier = Barrier::new(threads);
     thread::scope(|s| {
-        let workers: Vec<_> = lookups
-            .iter()
-            .map(|lookup| {
-                let barrier = &barrier;
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (barrier, work) = (&barrier, &work);
                 s.spawn(move || {
                     barrier.wait();
                     let start = Instant::now();
-                    for _ in 0..iters {
-                        black_box(catalog.select(black_box(lookup)));
-                    }
+                    work(t);
                     start.elapsed()
                 })
             })
@@ -100,6 +97,16 @@ fn run(catalog: &Catalog, lookups: &[Lookup<'static>], iters: u64) -> Duration {
             .map(|w| w.join().expect("a bench thread panicked"))
             .max()
             .unwrap_or_default()
+    })
+}
+
+/// `iters` selects on each of `lookups.len()` threads at once; the slowest
+/// thread's time.
+fn run(catalog: &Catalog, lookups: &[Lookup<'static>], iters: u64) -> Duration {
+    slowest(lookups.len(), |t| {
+        for _ in 0..iters {
+            black_box(catalog.select(black_box(&lookups[t])));
+        }
     })
 }
 
@@ -160,26 +167,8 @@ fn run_cursors<'c>(
     cursor: impl Fn(usize) -> &'c AtomicU64 + Sync,
     iters: u64,
 ) -> Duration {
-    let barrier = Barrier::new(threads);
     let cycle = [0, 1, 2, 3];
-    thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let (barrier, cursor, cycle) = (&barrier, &cursor, &cycle);
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    turns(cursor(t), black_box(cycle), iters);
-                    start.elapsed()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a bench thread panicked"))
-            .max()
-            .unwrap_or_default()
-    })
+    slowest(threads, |t| turns(cursor(t), black_box(&cycle), iters))
 }
 
 fn cursor_schemes(c: &mut Criterion) {
