@@ -450,21 +450,10 @@ async fn unknown_api_keys_and_missing_tokens_count_against_the_address() {
 /// authenticates a second time).
 #[tokio::test]
 async fn frequency_caps_count_the_tokens_subject() {
-    use adserver::synthetic::ad_json;
     let [rsa, ..] = keys();
     let (server, path) = jwt_server("frequency", &[rsa]).await;
     let _ = std::fs::remove_file(&path);
-    let feed = support::feed_of_ads(&[
-        ad_json(
-            "capped",
-            "us",
-            "eng",
-            0,
-            0,
-            r#","frequency_cap":{"count":2,"hours":1}"#,
-        ),
-        ad_json("house", "*", "*", 0, 0, ""),
-    ]);
+    let feed = support::budgeted_and_house("capped", r#","frequency_cap":{"count":2,"hours":1}"#);
     support::load_json(&server, &feed).await;
     let as_subject = |sub: &str, uid: &str| {
         let mut claims = claims();

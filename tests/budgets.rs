@@ -147,17 +147,7 @@ async fn explain_names_the_cap_and_stats_show_cap_and_remaining() {
 #[tokio::test]
 async fn even_pacing_spreads_the_day_within_its_margin() {
     // 96 a day over 24 hours: 1 per quarter hour, margin max(1, 2%) = 1.
-    let feed = feed_of_ads(&[
-        ad_json(
-            "paced",
-            "us",
-            "eng",
-            0,
-            0,
-            r#","daily_cap":96,"pacing":"even""#,
-        ),
-        ad_json("house", "*", "*", 0, 0, ""),
-    ]);
+    let feed = budgeted_and_house("paced", r#","daily_cap":96,"pacing":"even""#);
     let server = server_with(&feed).await;
     let midnight = instant("2026-01-15T00:00:00Z");
     let mut total = 0u64;
@@ -195,17 +185,7 @@ async fn even_pacing_spreads_the_day_within_its_margin() {
 
 #[tokio::test]
 async fn frequency_caps_count_servings_per_uid_in_a_window() {
-    let feed = feed_of_ads(&[
-        ad_json(
-            "a1",
-            "us",
-            "eng",
-            0,
-            0,
-            r#","frequency_cap":{"count":2,"hours":1}"#,
-        ),
-        ad_json("house", "*", "*", 0, 0, ""),
-    ]);
+    let feed = budgeted_and_house("a1", r#","frequency_cap":{"count":2,"hours":1}"#);
     let server = server_with(&feed).await;
     let ask = |uid: &'static str| {
         let server = &server;
@@ -244,10 +224,7 @@ async fn frequency_caps_count_servings_per_uid_in_a_window() {
 /// one replica a cap is exact (README "Budgets", "Overshoot").
 #[tokio::test]
 async fn this_replicas_impressions_block_at_once_without_a_sync() {
-    let feed = feed_of_ads(&[
-        ad_json("a1", "us", "eng", 0, 0, r#","daily_cap":3"#),
-        ad_json("house", "*", "*", 0, 0, ""),
-    ]);
+    let feed = budgeted_and_house("a1", r#","daily_cap":3"#);
     let server = server_with(&feed).await;
     for _ in 0..3 {
         assert_eq!(watch(&server, US).await.as_deref(), Some("a1"));

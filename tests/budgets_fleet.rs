@@ -23,10 +23,7 @@ use support::*;
 const KEY: [u8; 32] = [5u8; 32];
 
 fn feed(cap: &str) -> String {
-    feed_of_ads(&[
-        ad_json("a1", "us", "eng", 0, 0, cap),
-        ad_json("house", "*", "*", 0, 0, ""),
-    ])
+    budgeted_and_house("a1", cap)
 }
 
 /// A replica on `spec` with no flusher thread: the test flushes and syncs

@@ -135,6 +135,16 @@ pub fn feed_of_ads(ads: &[String]) -> String {
     format!(r#"{{"ads":[{}]}}"#, ads.join(","))
 }
 
+/// The budget tests' feed: ad `id` for `us`/`eng` all day with `budget`
+/// (feed fields, each after a comma), and an unlimited `house` ad for
+/// every pair to fall back on (README "Budgets").
+pub fn budgeted_and_house(id: &str, budget: &str) -> String {
+    feed_of_ads(&[
+        ad_json(id, "us", "eng", 0, 0, budget),
+        ad_json("house", "*", "*", 0, 0, ""),
+    ])
+}
+
 /// A feed document from `(id, country, lang, start, end)` rows.
 pub fn feed_json(ads: &[(&str, &str, &str, u8, u8)]) -> String {
     let ads: Vec<String> = ads
