@@ -62,11 +62,15 @@ pub fn exchange_servings(catalog: Option<&Catalog>, ledger: &Ledger, clock: &dyn
     if !caps.is_shared() {
         return;
     }
-    let keep_hours = catalog
-        .and_then(Catalog::longest_frequency_window)
-        .unwrap_or(MAX_FREQUENCY_HOURS);
-    let now_hour = u32::try_from(clock.now().timestamp() / 3600).unwrap_or(0);
+    let longest = catalog.and_then(Catalog::longest_frequency_window);
     let outgoing = caps.take_outbox();
+    if longest.is_none() && outgoing.is_empty() {
+        // No frequency cap to enforce: no store round trip. The cursor
+        // stays where it is; a feed with caps catches up from there.
+        return;
+    }
+    let keep_hours = longest.unwrap_or(MAX_FREQUENCY_HOURS);
+    let now_hour = u32::try_from(clock.now().timestamp() / 3600).unwrap_or(0);
     let mut result = match outgoing.is_empty() {
         true => Ok(()),
         false => ledger.send_servings(&outgoing, keep_hours),
