@@ -137,7 +137,7 @@ fn path(c: &mut Criterion) {
                 let r = parse_ad_request(black_box(Some(query))).unwrap();
                 catalog
                     .select(&r.lookup(black_box(3), now))
-                    .map(|ad| ad.body().clone())
+                    .map(|ad| ad.body())
             })
         });
     }

@@ -20,6 +20,10 @@ use crate::server::ServerOptions;
 /// The campaign service URL from the original brief.
 pub(crate) const DEFAULT_FEED: &str = "https://gist.githubusercontent.com/victorhurdugaci/22a682eb508e65d97bd5b9152f564ab3/raw/dbf27ef217dba9bbd753de26cdabf8a91bdf1550/sm_ads.json";
 
+/// The largest `--feed-max-bytes`: a catalog addresses its bodies with 32
+/// bits (README "Catalog size"), which a feed of this size cannot outgrow.
+pub(crate) const MAX_FEED_BYTES: u64 = 2 << 30;
+
 /// A fast HTTP ad server for video games.
 ///
 /// Serves `GET /ad_request?country=CC&lang=LLL` from a campaign feed
@@ -56,8 +60,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub refresh_interval: u64,
 
-    /// Largest feed body accepted, in bytes; a larger feed is rejected whole.
-    #[arg(long, env = "ADSERVER_FEED_MAX_BYTES", default_value_t = 64 * 1024 * 1024)]
+    /// Largest feed body accepted, in bytes (at most 2 GiB); a larger feed
+    /// is rejected whole.
+    #[arg(long, env = "ADSERVER_FEED_MAX_BYTES", default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_FEED_BYTES))]
     pub feed_max_bytes: u64,
 
     /// Seconds allowed for one feed fetch, connect to last byte.
@@ -372,6 +378,13 @@ mod tests {
         assert_eq!(c.rate_limit, Some(50));
         assert!(c.trust_forwarded_for);
         assert!(Config::try_parse_from(["adserver", "--jwt-issuer", "x"]).is_err());
+        let feed_max = |v: &str| Config::try_parse_from(["adserver", "--feed-max-bytes", v]);
+        assert!(feed_max("0").is_err());
+        assert!(feed_max("2147483649").is_err(), "past 2 GiB");
+        assert_eq!(
+            feed_max("2147483648").unwrap().feed_max_bytes,
+            MAX_FEED_BYTES
+        );
         assert!(Config::try_parse_from(["adserver", "--rate-limit", "0"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--max-connections", "0"]).is_err());
         assert!(Config::try_parse_from(["adserver", "--admin-max-connections", "0"]).is_err());

@@ -94,7 +94,7 @@ fn check(rows: &[Row], hour: u8) -> Result<(), TestCaseError> {
             let pick = || {
                 catalog
                     .select(&Lookup::new(c, l, hour, now))
-                    .map(|ad| id_of(ad.body()))
+                    .map(|ad| id_of(&ad.body()))
             };
             if expected.is_empty() {
                 prop_assert!(pick().is_none(), "{}/{} at {}", country, lang, hour);

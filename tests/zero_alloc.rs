@@ -112,7 +112,7 @@ fn parse_select_rotation_and_body_allocate_nothing() {
                 continue;
             };
             // What the response takes: a new reference to the prebuilt body.
-            let body = ad.body().clone();
+            let body = ad.body();
             if expected.map_or(true, |id| is_ad(&body, id)) {
                 answered[i % QUERIES.len()] += 1;
             }

@@ -16,9 +16,10 @@ impl Catalog {
             return false;
         }
         match (self.budget_of(ad as usize).frequency_cap, player) {
-            (Some(cap), Some(p)) => p
-                .caps
-                .allows(p.hash, self.id_hashes[ad as usize], cap, p.hour),
+            (Some(cap), Some(p)) => {
+                p.caps
+                    .allows(p.hash, self.id_hash_of(ad as usize), cap, p.hour)
+            }
             _ => true,
         }
     }

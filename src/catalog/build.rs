@@ -5,23 +5,19 @@
 //! from the body (escaped ids, given titles, MIME types, click URLs) beside
 //! it. [`Builder::finish`] compiles the lookup table.
 //!
-//! What a million ads cost is this module's concern: one allocation per
-//! [`BUFFER_BYTES`] of bodies rather than one per ad, the id and the video
-//! URL read back from the body rather than kept twice, budgets and
-//! creatives kept only for the ads that have them.
+//! What a million ads cost is this module's concern: bodies packed into
+//! shared chunks ([`super::bodies`]) rather than one allocation per ad, the
+//! id and the video URL read back from the body rather than kept twice,
+//! budgets, zones and creatives kept only for the ads that have them.
 
-use bytes::Bytes;
-
+use super::bodies::Writer;
 use super::chosen::{Delivered, Video};
-use super::{id_hash, AdFacts, Catalog, Escaped, Facts, ESCAPED, NO_BUDGET};
+use super::{AdFacts, Catalog, Escaped, Facts, ESCAPED, NO_BUDGET};
 use crate::budget::Budget;
+use crate::clock::Zone;
 use crate::delivery::creative::mime_from_extension;
 use crate::delivery::Creative;
 use crate::feed::{AdRef, Sink, Skips};
-
-/// Bodies are written into buffers of about this size, each one allocation
-/// shared (reference-counted) by the ads in it.
-const BUFFER_BYTES: usize = 4096;
 
 /// `{"id":"`: where the id starts in a body.
 pub(super) const ID_AT: usize = 7;
@@ -36,65 +32,39 @@ struct AdBody<'a> {
     video_url: &'a str,
 }
 
-/// Where one ad's body lies until its buffer is frozen.
-#[derive(Clone, Copy)]
-struct Span {
-    buffer: u32,
-    start: u32,
-    len: u32,
-}
-
 /// A catalog under construction: a [`Sink`] for
 /// [`crate::feed::parse_into`].
 #[derive(Default)]
 pub struct Builder {
-    /// The buffer being written.
-    open: Vec<u8>,
-    /// Buffers already full.
-    full: Vec<Bytes>,
-    spans: Vec<Span>,
-    id_hashes: Vec<u64>,
+    bodies: Writer,
     facts: Vec<Facts>,
+    /// Ads with their own zone, with it.
+    zones: Vec<(u32, Zone)>,
     budgeted: Vec<AdFacts>,
     /// Ads whose id or video URL the body spells escaped, with both as given.
     escaped: Vec<Escaped>,
-    videos: Vec<Video>,
+    /// Ads whose player fields are the defaults but for the numbers.
+    videos: Vec<(u32, Video)>,
     /// Ads whose creative is not the defaults, with it whole.
     creatives: Vec<(u32, Creative)>,
 }
 
 impl Builder {
     pub fn new() -> Builder {
-        Builder {
-            open: Vec::with_capacity(BUFFER_BYTES * 2),
-            ..Builder::default()
-        }
+        Builder::default()
     }
 
     /// Compiles the table and hands the catalog over.
-    pub fn finish(mut self, skips: Skips) -> Catalog {
-        self.freeze();
-        let bodies: Box<[Bytes]> = self
-            .spans
-            .iter()
-            .map(|s| {
-                let (start, len) = (s.start as usize, s.len as usize);
-                // A slice shares the buffer's reference count (made on the
-                // first slice): cloning it on the request path allocates
-                // nothing.
-                self.full[s.buffer as usize].slice(start..start + len)
-            })
-            .collect();
-        drop(self.spans);
-        drop(self.full);
+    pub fn finish(self, skips: Skips) -> Catalog {
+        let bodies = self.bodies.finish();
         let n = bodies.len();
-        let table = super::compile::Table::of(&self.facts);
+        let table = super::compile::Table::of(&self.facts, &self.zones);
         Catalog {
             pairs: table.pairs,
             slots: table.slots,
             members: table.members,
             bodies,
-            id_hashes: self.id_hashes.into_boxed_slice(),
+            zones: self.zones.into_boxed_slice(),
             zoned: table.zoned,
             zoned_of: table.zoned_of,
             limited: !self.budgeted.is_empty(),
@@ -112,63 +82,42 @@ impl Builder {
         }
     }
 
-    /// Makes the open buffer one shared allocation of exactly its size.
-    fn freeze(&mut self) {
-        if !self.open.is_empty() {
-            self.full.push(Bytes::copy_from_slice(&self.open));
-            self.open.clear();
-        }
-    }
-
-    /// The body bytes of ad `n`, frozen or not.
+    /// The body bytes of ad `n`.
     fn body(&self, n: usize) -> &[u8] {
-        let s = self.spans[n];
-        let buffer = match self.full.get(s.buffer as usize) {
-            Some(full) => &full[..],
-            None => &self.open[..],
-        };
-        &buffer[s.start as usize..][..s.len as usize]
+        self.bodies.get(n)
     }
 }
 
 impl Sink for Builder {
     fn push(&mut self, ad: AdRef<'_>) {
-        let n = self.spans.len() as u32;
-        if self.open.len() >= BUFFER_BYTES {
-            self.freeze();
-        }
-        let start = self.open.len();
+        let n = self.bodies.len() as u32;
         // Text that JSON needs no escape for (printable ASCII but `"` and
         // `\`) is written as it is; the rest goes through the serialiser.
         let plain_text = |t: &str| {
             t.bytes()
                 .all(|b| (b' '..0x7f).contains(&b) && b != b'"' && b != b'\\')
         };
-        if plain_text(ad.id) && plain_text(ad.video_url) {
-            for part in [
-                &b"{\"id\":\""[..],
-                ad.id.as_bytes(),
-                b"\",\"video_url\":\"",
-                ad.video_url.as_bytes(),
-                b"\"}",
-            ] {
-                self.open.extend_from_slice(part);
+        let len = self.bodies.push(|out| {
+            if plain_text(ad.id) && plain_text(ad.video_url) {
+                for part in [
+                    &b"{\"id\":\""[..],
+                    ad.id.as_bytes(),
+                    b"\",\"video_url\":\"",
+                    ad.video_url.as_bytes(),
+                    b"\"}",
+                ] {
+                    out.extend_from_slice(part);
+                }
+            } else {
+                simd_json::to_writer(
+                    out,
+                    &AdBody {
+                        id: ad.id,
+                        video_url: ad.video_url,
+                    },
+                )
+                .expect("two strings always serialise");
             }
-        } else {
-            simd_json::to_writer(
-                &mut self.open,
-                &AdBody {
-                    id: ad.id,
-                    video_url: ad.video_url,
-                },
-            )
-            .expect("two strings always serialise");
-        }
-        let len = self.open.len() - start;
-        self.spans.push(Span {
-            buffer: self.full.len() as u32,
-            start: start as u32,
-            len: u32::try_from(len).expect("a body is a few KiB"),
         });
         // Escaping only ever lengthens: at the plain length, the body
         // holds both strings as given.
@@ -184,7 +133,9 @@ impl Sink for Builder {
                 ESCAPED
             }
         };
-        self.id_hashes.push(id_hash(ad.id.as_bytes()));
+        if let Some(zone) = ad.zone {
+            self.zones.push((n, zone));
+        }
         let budget = if ad.budget.is_unlimited() {
             NO_BUDGET
         } else {
@@ -204,34 +155,29 @@ impl Sink for Builder {
             lang: ad.lang,
             window: ad.window,
             weight: ad.weight,
-            zone: ad.zone,
             budget,
             id_len,
+            own_zone: ad.zone.is_some(),
         });
         let c = ad.creative;
         let small = |v: u32| u16::try_from(v).ok();
-        let video = match (small(c.duration), small(c.width), small(c.height)) {
+        match (small(c.duration), small(c.width), small(c.height)) {
             (Some(duration), Some(width), Some(height))
                 if c.mime_type == mime_from_extension(ad.video_url)
                     && c.title == ad.id
                     && c.click_url.is_none() =>
             {
-                Video {
+                let video = Video {
                     duration,
                     width,
                     height,
-                    given: false,
+                };
+                if video != Video::DEFAULT {
+                    self.videos.push((n, video));
                 }
             }
-            _ => {
-                self.creatives.push((n, c.to_owned()));
-                Video {
-                    given: true,
-                    ..Video::default()
-                }
-            }
-        };
-        self.videos.push(video);
+            _ => self.creatives.push((n, c.to_owned())),
+        }
     }
 
     fn id(&self, n: usize) -> &str {
@@ -249,14 +195,12 @@ impl Sink for Builder {
     }
 
     fn len(&self) -> usize {
-        self.spans.len()
+        self.bodies.len()
     }
 
     fn reserve(&mut self, ads: usize) {
-        self.spans.reserve(ads);
-        self.id_hashes.reserve(ads);
+        self.bodies.reserve(ads);
         self.facts.reserve(ads);
-        self.videos.reserve(ads);
     }
 }
 

@@ -15,6 +15,7 @@
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use once_cell::race::OnceBox;
 
 use super::Catalog;
 use crate::budget::Gate;
@@ -24,36 +25,44 @@ use crate::ledger::{AdTally, Ledger};
 
 /// One ad's player fields when they are the defaults but for the numbers:
 /// the MIME type from the URL's extension, the id as title, no click URL.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Video {
     pub duration: u16,
     pub width: u16,
     pub height: u16,
-    /// The creative is not the defaults: it is in [`Delivered::creatives`].
-    pub given: bool,
 }
 
-/// One ad's answers compiled: the tracked JSON and the VAST document.
+impl Video {
+    /// The numbers of [`Creative::defaults`].
+    pub const DEFAULT: Video = Video {
+        duration: 30,
+        width: 1920,
+        height: 1080,
+    };
+}
+
+/// What an ad's answers need once it has been answered: its served tally
+/// and its two templates (the tracked JSON and the VAST document).
 #[derive(Default)]
-struct Templates {
+struct Served {
+    tally: OnceLock<Arc<AdTally>>,
     json: OnceLock<Template>,
     vast: OnceLock<Template>,
 }
 
-/// Per ad: what its VAST document is made of, its templates once built,
-/// and its served tally once bound.
+/// Per ad: what its VAST document is made of, and what its answers need
+/// once it has been answered.
 #[derive(Default)]
 pub(super) struct Delivered {
-    /// The player fields, by ad number.
-    videos: Box<[Video]>,
+    /// The ads whose player fields are the defaults but for the numbers,
+    /// by ad number; an ad in neither list has the defaults.
+    videos: Box<[(u32, Video)]>,
     /// The ads whose player fields are not the defaults, by ad number.
     creatives: Box<[(u32, Creative)]>,
-    /// Built on an ad's first answer: one word and a flag per ad until
-    /// then (two of each, for two templates, were 32 MiB at 1M ads).
-    templates: Box<[OnceLock<Box<Templates>>]>,
-    /// Each ad's served tally, taken from the ledger on its first answer
-    /// (a tally for every ad of a 1M-ad feed was about 250 MiB).
-    tallies: Box<[OnceLock<Arc<AdTally>>]>,
+    /// Made on an ad's first answer: one word per ad until then (a tally
+    /// for every ad was about 250 MiB at 1M ads; two `OnceLock`s per ad,
+    /// one for the tally and one for the templates, were 32 MiB).
+    served: Box<[OnceBox<Served>]>,
     /// Where the tallies come from; `None` until bound.
     ledger: Option<Arc<Ledger>>,
     /// Budget gates of the ads with a budget (as [`Catalog::budgeted`]
@@ -72,12 +81,15 @@ impl std::fmt::Debug for Delivered {
 }
 
 impl Delivered {
-    pub fn new(videos: Box<[Video]>, creatives: Box<[(u32, Creative)]>, n: usize) -> Delivered {
+    pub fn new(
+        videos: Box<[(u32, Video)]>,
+        creatives: Box<[(u32, Creative)]>,
+        n: usize,
+    ) -> Delivered {
         Delivered {
             videos,
             creatives,
-            templates: (0..n).map(|_| OnceLock::new()).collect(),
-            tallies: (0..n).map(|_| OnceLock::new()).collect(),
+            served: (0..n).map(|_| OnceBox::new()).collect(),
             ledger: None,
             gates: Box::default(),
         }
@@ -110,14 +122,16 @@ impl Catalog {
 
     /// Ad number `n`'s player fields, defaults applied.
     pub(super) fn creative_of(&self, n: usize) -> Creative {
-        let video = self.delivered.videos[n];
-        if video.given {
-            let creatives = &self.delivered.creatives;
-            let at = creatives
-                .binary_search_by_key(&(n as u32), |c| c.0)
-                .expect("a given creative is listed");
+        let Delivered {
+            videos, creatives, ..
+        } = &self.delivered;
+        if let Ok(at) = creatives.binary_search_by_key(&(n as u32), |c| c.0) {
             return creatives[at].1.clone();
         }
+        let video = match videos.binary_search_by_key(&(n as u32), |v| v.0) {
+            Ok(at) => videos[at].1,
+            Err(_) => Video::DEFAULT,
+        };
         Creative {
             duration: video.duration.into(),
             mime_type: mime_from_extension(self.video_url_of(n)).to_owned(),
@@ -138,10 +152,11 @@ pub struct Chosen<'c> {
 }
 
 impl<'c> Chosen<'c> {
-    /// `{"id":…,"video_url":…}`, prebuilt.
+    /// `{"id":…,"video_url":…}`, prebuilt: a handle on the catalog's
+    /// copy (one atomic increment, no allocation).
     #[inline]
-    pub fn body(&self) -> &'c Bytes {
-        &self.catalog.bodies[self.ad as usize]
+    pub fn body(&self) -> Bytes {
+        self.catalog.bodies.shared(self.ad as usize)
     }
 
     #[inline]
@@ -158,7 +173,7 @@ impl<'c> Chosen<'c> {
     /// The hash `exclude` and frequency caps know the ad by.
     #[inline]
     pub fn id_hash(&self) -> u64 {
-        self.catalog.id_hashes[self.ad as usize]
+        self.catalog.id_hash_of(self.ad as usize)
     }
 
     /// The ledger's tally for this ad; `None` before [`Catalog::bind`].
@@ -168,17 +183,18 @@ impl<'c> Chosen<'c> {
     pub fn tally(&self) -> Option<&'c AdTally> {
         let delivered = &self.catalog.delivered;
         let ledger = delivered.ledger.as_ref()?;
-        let slot = delivered.tallies.get(self.ad as usize)?;
-        Some(slot.get_or_init(|| ledger.tally(self.id())))
+        Some(self.served().tally.get_or_init(|| ledger.tally(self.id())))
     }
 
-    fn templates(&self) -> &'c Templates {
-        self.catalog.delivered.templates[self.ad as usize].get_or_init(Box::default)
+    /// The ad's tally and templates, made on its first answer. Two first
+    /// answers at once may both make one; one is kept, the other dropped.
+    fn served(&self) -> &'c Served {
+        self.catalog.delivered.served[self.ad as usize].get_or_init(Box::default)
     }
 
     /// The JSON answer with `serving_id` and `event_url`.
     pub(crate) fn json_template(&self) -> &'c Template {
-        self.templates().json.get_or_init(|| {
+        self.served().json.get_or_init(|| {
             Template::json_ad(self.id(), self.catalog.video_url_of(self.ad as usize))
         })
     }
@@ -186,7 +202,7 @@ impl<'c> Chosen<'c> {
     /// The VAST document. `tracking` is the process's one setting, so the
     /// template built first is the only one ever asked for.
     pub(crate) fn vast_template(&self, tracking: Tracking) -> &'c Template {
-        self.templates().vast.get_or_init(|| {
+        self.served().vast.get_or_init(|| {
             let n = self.ad as usize;
             let creative = self.catalog.creative_of(n);
             vast::compile(self.id(), self.catalog.video_url_of(n), &creative, tracking)

@@ -8,6 +8,7 @@ use ahash::AHashMap;
 
 use super::build::Builder;
 use super::{rotation, Catalog, Facts, Run, Slot, ZonedAd, MAX_ZONED};
+use crate::clock::Zone;
 use crate::codes::PairKey;
 use crate::feed::{Feed, Sink, Skips};
 
@@ -38,9 +39,10 @@ pub(super) struct Table {
 }
 
 impl Table {
-    pub fn of(ads: &[Facts]) -> Table {
+    /// The table of `ads`, those with their own zone listed in `zones`.
+    pub fn of(ads: &[Facts], zones: &[(u32, Zone)]) -> Table {
         let (pairs, ads_of_pair) = group_by_pair(ads);
-        let (zoned, zoned_of) = zoned_runs(ads, &ads_of_pair);
+        let (zoned, zoned_of) = zoned_runs(ads, zones, &ads_of_pair);
         let (slots, members) = hour_slots(ads, &ads_of_pair);
         Table {
             pairs,
@@ -71,16 +73,24 @@ fn group_by_pair(ads: &[Facts]) -> (AHashMap<PairKey, u32>, Vec<Vec<u32>>) {
 
 /// The ads with their own zone, pair after pair, and each pair's run of
 /// them.
-fn zoned_runs(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<ZonedAd>, Vec<Run>) {
+fn zoned_runs(
+    ads: &[Facts],
+    zones: &[(u32, Zone)],
+    ads_of_pair: &[Vec<u32>],
+) -> (Vec<ZonedAd>, Vec<Run>) {
     let mut zoned = Vec::new();
     let mut zoned_of = Vec::with_capacity(ads_of_pair.len());
     for pair in ads_of_pair {
         let start = zoned.len() as u32;
         zoned.extend(pair.iter().filter_map(|&n| {
             let ad = &ads[n as usize];
-            ad.zone.map(|zone| ZonedAd {
+            if !ad.own_zone {
+                return None;
+            }
+            let at = zones.binary_search_by_key(&n, |z| z.0).ok()?;
+            Some(ZonedAd {
                 ad: n,
-                zone,
+                zone: zones[at].1,
                 window: ad.window,
             })
         }));
@@ -109,7 +119,7 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) 
     let hours: usize = ads
         .iter()
         .zip(&masks)
-        .filter(|(ad, _)| ad.zone.is_none())
+        .filter(|(ad, _)| !ad.own_zone)
         .map(|(_, mask)| mask.count_ones() as usize)
         .sum();
     let mut members = Vec::with_capacity(hours);
@@ -121,7 +131,7 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) 
         local.clear();
         local.extend(
             pair.iter()
-                .filter(|&&n| ads[n as usize].zone.is_none())
+                .filter(|&&n| !ads[n as usize].own_zone)
                 .map(|&n| (n, masks[n as usize], ads[n as usize].weight)),
         );
         let mut previous = None;

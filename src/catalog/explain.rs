@@ -127,7 +127,9 @@ impl Catalog {
             .enumerate()
             .filter_map(|(n, ad)| {
                 let level = level_of(lookup, ad.country, ad.lang)?;
-                let at = ad.zone.map_or(lookup.hour, |zone| zone.hour_at(lookup.now));
+                let at = self
+                    .zone_of(n)
+                    .map_or(lookup.hour, |zone| zone.hour_at(lookup.now));
                 Some(Candidate {
                     ad: n,
                     level,
@@ -157,7 +159,9 @@ impl Catalog {
         } = *candidate;
         let ad = &self.facts[n];
         let hours = format!("{}->{}", ad.window.start(), ad.window.end());
-        let clock = ad.zone.map_or(String::new(), |zone| format!(" in {zone}"));
+        let clock = self
+            .zone_of(n)
+            .map_or(String::new(), |zone| format!(" in {zone}"));
         let (eligible, reason) = if !in_hours {
             (
                 false,
@@ -168,7 +172,7 @@ impl Catalog {
         } else if Some(level) != winning {
             let won = LEVELS[winning.unwrap_or(level)];
             (false, format!("a more specific match wins ({won})"))
-        } else if exclude.contains(self.id_hashes[n]) {
+        } else if exclude.contains(self.id_hash_of(n)) {
             (false, "excluded by the request".to_owned())
         } else {
             (
@@ -224,7 +228,7 @@ impl Catalog {
         match (budget.frequency_cap, player) {
             (Some(cap), Some(p)) => format!(
                 "frequency cap reached for this player: {} of {} in {} hours",
-                p.caps.seen(p.hash, self.id_hashes[n], cap, p.hour),
+                p.caps.seen(p.hash, self.id_hash_of(n), cap, p.hour),
                 cap.count,
                 cap.hours
             ),
@@ -250,7 +254,7 @@ impl Catalog {
             frequency_cap: budget.frequency_cap.map(|cap| FrequencyFacts {
                 count: cap.count,
                 hours: cap.hours,
-                seen: player.map(|p| p.caps.seen(p.hash, self.id_hashes[n], cap, p.hour)),
+                seen: player.map(|p| p.caps.seen(p.hash, self.id_hash_of(n), cap, p.hour)),
             }),
         })
     }

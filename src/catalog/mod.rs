@@ -15,7 +15,6 @@
 use std::sync::atomic::AtomicU64;
 
 use ahash::AHashMap;
-use bytes::Bytes;
 
 use chrono::{DateTime, Utc};
 
@@ -25,6 +24,7 @@ use crate::codes::{Country, Lang, PairKey};
 use crate::feed::{SkipCounts, Skipped};
 use crate::window::Window;
 
+mod bodies;
 mod budget;
 mod build;
 mod chosen;
@@ -96,11 +96,9 @@ pub struct Catalog {
     slots: Box<[Slot]>,
     /// Ad numbers, bucket after bucket, each bucket in feed order.
     members: Box<[u32]>,
-    /// The 200 body of each ad, by ad number: slices of buffers shared by
-    /// a few dozen ads each. The id and the video URL are read back from it.
-    bodies: Box<[Bytes]>,
-    /// [`id_hash`] of each ad's id, by ad number, for `exclude`.
-    id_hashes: Box<[u64]>,
+    /// The 200 body of each ad, by ad number, packed into shared chunks.
+    /// The id and the video URL are read back from it.
+    bodies: bodies::Bodies,
     /// Ads with their own `timezone`, pair after pair; `zoned_of[pair]`
     /// says where each pair's run is. Their hour depends on the instant,
     /// not on the bucket, so they are checked per request (only for pairs
@@ -111,6 +109,8 @@ pub struct Catalog {
     /// skipped entries the feed kept (a bounded few per pair, see
     /// [`crate::feed::skipped`]).
     facts: Box<[Facts]>,
+    /// The zone of each ad with one ([`Facts::own_zone`]), by ad number.
+    zones: Box<[(u32, Zone)]>,
     skipped_entries: Box<[Skipped]>,
     /// The ads with a budget, in feed order; [`Facts::budget`] indexes it.
     budgeted: Box<[AdFacts]>,
@@ -143,11 +143,13 @@ struct Facts {
     lang: Lang,
     window: Window,
     weight: u32,
-    zone: Option<Zone>,
     /// Where its budget is in [`Catalog::budgeted`], or [`NO_BUDGET`].
     budget: u32,
     /// The id's length in the body, or [`ESCAPED`].
     id_len: u16,
+    /// Its hours are read in its own zone, listed in [`Catalog::zones`]
+    /// (kept apart: an `Option<Zone>` here was 8 bytes per ad).
+    own_zone: bool,
 }
 
 /// An ad whose body escapes its id or video URL, with both as given.
@@ -230,7 +232,7 @@ impl Catalog {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bodies.is_empty()
+        self.bodies.len() == 0
     }
 
     /// Feed entries skipped by validation when this catalog was built.
@@ -248,7 +250,7 @@ impl Catalog {
     fn id_of(&self, n: usize) -> &str {
         match self.facts[n].id_len {
             ESCAPED => &self.escaped_of(n).id,
-            len => std::str::from_utf8(&self.bodies[n][build::ID_AT..][..usize::from(len)])
+            len => std::str::from_utf8(&self.bodies.get(n)[build::ID_AT..][..usize::from(len)])
                 .expect("the body holds the id as given"),
         }
     }
@@ -258,12 +260,31 @@ impl Catalog {
         match self.facts[n].id_len {
             ESCAPED => &self.escaped_of(n).video_url,
             len => {
-                let body = &self.bodies[n];
+                let body = self.bodies.get(n);
                 let start = build::ID_AT + usize::from(len) + build::BETWEEN;
                 std::str::from_utf8(&body[start..body.len() - 2])
                     .expect("the body holds the URL as given")
             }
         }
+    }
+
+    /// The [`id_hash`] of ad number `n`'s id, as `exclude` and frequency
+    /// caps know it (computed when asked: 8 bytes per ad otherwise).
+    #[inline]
+    fn id_hash_of(&self, n: usize) -> u64 {
+        id_hash(self.id_of(n).as_bytes())
+    }
+
+    /// Ad number `n`'s own zone, if it has one.
+    fn zone_of(&self, n: usize) -> Option<Zone> {
+        if !self.facts[n].own_zone {
+            return None;
+        }
+        let at = self
+            .zones
+            .binary_search_by_key(&(n as u32), |z| z.0)
+            .expect("an own-zone ad is listed");
+        Some(self.zones[at].1)
     }
 
     fn escaped_of(&self, n: usize) -> &Escaped {
@@ -296,6 +317,7 @@ mod tests {
     use crate::codes::{Country, Lang};
     use crate::feed::{Ad, Feed};
     use crate::window::Window;
+    use bytes::Bytes;
 
     fn ad(id: &str, country: &str, lang: &str, start: u8, end: u8) -> Ad {
         let video_url = format!("https://cdn.example.com/{id}.mp4");
@@ -313,7 +335,7 @@ mod tests {
     }
 
     /// The next body for `country`/`lang` at `hour`, excluding nothing.
-    fn select<'c>(c: &'c Catalog, country: &str, lang: &str, hour: u8) -> Option<&'c Bytes> {
+    fn select(c: &Catalog, country: &str, lang: &str, hour: u8) -> Option<Bytes> {
         let now = "2026-01-15T12:00:00Z".parse().unwrap();
         c.select(&Lookup::new(
             Country::parse(country.as_bytes()).unwrap(),
@@ -396,7 +418,7 @@ mod tests {
             ad("c", "us", "eng", 0, 0),
             ad("d", "ca", "eng", 0, 0),
         ]);
-        let id = |b: &Bytes| String::from_utf8_lossy(&b[7..8]).into_owned();
+        let id = |b: Bytes| String::from_utf8_lossy(&b[7..8]).into_owned();
         let at_5: Vec<String> = (0..6)
             .map(|_| id(select(&c, "us", "eng", 5).unwrap()))
             .collect();

@@ -90,7 +90,7 @@ impl Catalog {
             if self.limited && !self.may_serve(n, player) {
                 continue;
             }
-            if !exclude.contains(self.id_hashes[n as usize]) {
+            if !exclude.contains(self.id_hash_of(n as usize)) {
                 return Some(n);
             }
             repeat.get_or_insert(n);

@@ -64,7 +64,7 @@ pub(super) fn answer<B>(
     }
     let tracking = state.delivery.tracking;
     if tracking == Tracking::Off && !vast {
-        return Answer::Ad(Body::plain(ad.body().clone()));
+        return Answer::Ad(Body::plain(ad.body()));
     }
     let splice = match splice(state, req, &ad, secs) {
         Ok(splice) => splice,
