@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicU64;
 use ahash::AHashMap;
 
 use super::build::Builder;
+use super::members::{self, Members};
 use super::{rotation, Catalog, Facts, Run, Slot, ZonedAd, MAX_ZONED};
 use crate::clock::Zone;
 use crate::codes::PairKey;
@@ -33,7 +34,7 @@ impl Catalog {
 pub(super) struct Table {
     pub pairs: AHashMap<PairKey, u32>,
     pub slots: Box<[Slot]>,
-    pub members: Box<[u32]>,
+    pub members: Members,
     pub zoned: Box<[ZonedAd]>,
     pub zoned_of: Box<[Run]>,
 }
@@ -47,7 +48,7 @@ impl Table {
         Table {
             pairs,
             slots: slots.into_boxed_slice(),
-            members: members.into_boxed_slice(),
+            members,
             zoned: zoned.into_boxed_slice(),
             zoned_of: zoned_of.into_boxed_slice(),
         }
@@ -110,7 +111,7 @@ fn zoned_runs(
 /// Each pair's 24 hour slots, pair after pair, and the rotation cycles
 /// (`members`) they index. Own-zone ads are left out: their hour depends
 /// on the instant.
-fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) {
+fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Members) {
     let masks: Vec<u32> = ads.iter().map(|ad| ad.window.mask()).collect();
     let mut slots = Vec::with_capacity(ads_of_pair.len() * 24);
     // Every hour of every ad's window, once: the size of all cycles when
@@ -122,17 +123,20 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) 
         .filter(|(ad, _)| !ad.own_zone)
         .map(|(_, mask)| mask.count_ones() as usize)
         .sum();
-    let mut members = Vec::with_capacity(hours);
+    let mut members = members::Writer::with_capacity(hours, ads.len(), ads_of_pair.len());
     let mut eligible: Vec<(u32, u32)> = Vec::new();
-    // The pair's ads with the basis hour, as (ad, hours, weight): gathered
-    // once per pair rather than read from all over `ads` for each hour.
+    // The pair's ads with the basis hour, as (position in the pair, hours,
+    // weight): gathered once per pair rather than read from all over `ads`
+    // for each hour.
     let mut local: Vec<(u32, u32, u32)> = Vec::new();
     for pair in ads_of_pair {
+        members.pair(pair);
         local.clear();
         local.extend(
             pair.iter()
-                .filter(|&&n| !ads[n as usize].own_zone)
-                .map(|&n| (n, masks[n as usize], ads[n as usize].weight)),
+                .enumerate()
+                .filter(|&(_, &n)| !ads[n as usize].own_zone)
+                .map(|(k, &n)| (k as u32, masks[n as usize], ads[n as usize].weight)),
         );
         let mut previous = None;
         for hour in 0..24 {
@@ -151,15 +155,15 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Vec<u32>) 
             });
         }
     }
-    (slots, members)
+    (slots, members.finish())
 }
 
-/// The cycle of one hour's `eligible` ads, as `(ad, weight)`. Consecutive
-/// hours with the same ads share one cycle (each hour keeps its own
-/// cursor), so `previous` holds the last hour's ads and their run; a new
-/// set is unrolled onto the end of `members`.
+/// The cycle of one hour's `eligible` ads, as `(position, weight)`.
+/// Consecutive hours with the same ads share one cycle (each hour keeps its
+/// own cursor), so `previous` holds the last hour's ads and their run; a
+/// new set is unrolled onto the end of `members`.
 fn cycle_run(
-    members: &mut Vec<u32>,
+    members: &mut members::Writer,
     eligible: &[(u32, u32)],
     previous: &mut Option<(Vec<(u32, u32)>, Run)>,
 ) -> Run {
@@ -168,12 +172,7 @@ fn cycle_run(
             return *run;
         }
     }
-    let start = members.len() as u32;
-    members.extend(rotation::cycle(eligible));
-    let run = Run {
-        start,
-        len: members.len() as u32 - start,
-    };
+    let run = members.cycle(rotation::cycle(eligible));
     *previous = Some((eligible.to_vec(), run));
     run
 }

@@ -31,6 +31,7 @@ mod chosen;
 mod compile;
 mod exclude;
 mod explain;
+mod members;
 pub mod rotation;
 mod turn;
 
@@ -70,7 +71,7 @@ impl<'a> Lookup<'a> {
     }
 }
 
-/// One `(country, lang, hour)` bucket: a run of `members` and its cursor.
+/// One `(country, lang, hour)` bucket: a cycle in `members` and its cursor.
 #[derive(Debug, Default)]
 struct Slot {
     start: u32,
@@ -81,7 +82,7 @@ struct Slot {
     cursor: AtomicU64,
 }
 
-/// A bucket's cycle: `members[start..start + len]`.
+/// A run of an array: `[start..start + len]`.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     start: u32,
@@ -94,8 +95,8 @@ pub struct Catalog {
     /// Pair key → pair number; the pair's 24 slots start at `number * 24`.
     pairs: AHashMap<PairKey, u32>,
     slots: Box<[Slot]>,
-    /// Ad numbers, bucket after bucket, each bucket in feed order.
-    members: Box<[u32]>,
+    /// Every bucket's rotation cycle.
+    members: members::Members,
     /// The 200 body of each ad, by ad number, packed into shared chunks.
     /// The id and the video URL are read back from it.
     bodies: bodies::Bodies,
@@ -209,7 +210,7 @@ impl Catalog {
             let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
             if self.zoned_of[pair as usize].len == 0 {
                 if slot.len > 0 {
-                    if let Some(ad) = self.turn(slot, &[], exclude, player) {
+                    if let Some(ad) = self.turn(pair, slot, &[], exclude, player) {
                         return Some(self.chosen(ad));
                     }
                 }
@@ -218,7 +219,7 @@ impl Catalog {
             let mut zoned_now = [0u32; MAX_ZONED];
             let zoned = self.zoned_eligible(pair, now, &mut zoned_now);
             if slot.len > 0 || !zoned.is_empty() {
-                if let Some(ad) = self.turn(slot, zoned, exclude, player) {
+                if let Some(ad) = self.turn(pair, slot, zoned, exclude, player) {
                     return Some(self.chosen(ad));
                 }
             }

@@ -40,12 +40,19 @@ impl Catalog {
     #[inline]
     pub(super) fn turn(
         &self,
+        pair: u32,
         slot: &Slot,
         zoned: &[u32],
         exclude: &Exclude,
         player: Option<Player<'_>>,
     ) -> Option<u32> {
-        let cycle = &self.members[slot.start as usize..][..slot.len as usize];
+        let cycle = self.members.cycle(
+            pair,
+            Run {
+                start: slot.start,
+                len: slot.len,
+            },
+        );
         let zoned_turns: u64 = zoned
             .iter()
             .map(|&n| u64::from(self.facts[n as usize].weight))
@@ -53,7 +60,7 @@ impl Catalog {
         let len = cycle.len() as u64 + zoned_turns;
         let at = |position: u64| -> u32 {
             if position < cycle.len() as u64 {
-                return cycle[position as usize];
+                return cycle.get(position as usize);
             }
             let mut rest = position - cycle.len() as u64;
             for &n in zoned {
