@@ -430,6 +430,29 @@ mod tests {
         assert_eq!(at_7, ["a", "c", "a", "c"]);
     }
 
+    /// A pair of more than 65,536 ads keeps four-byte positions in its
+    /// cycles; one beside it keeps two-byte ones. Both rotate in feed order.
+    #[test]
+    fn a_pair_too_large_for_two_byte_positions_rotates_in_feed_order() {
+        let wide = 65_536 + 3;
+        let mut ads: Vec<Ad> = vec![ad("ca0", "ca", "eng", 0, 0)];
+        ads.extend((0..wide).map(|i| ad(&format!("{i}"), "us", "eng", 0, 0)));
+        ads.push(ad("ca1", "ca", "eng", 0, 0));
+        let c = catalog(ads);
+        let id = |b: Bytes| {
+            let body = String::from_utf8(b.to_vec()).unwrap();
+            body[7..body.find("\",").unwrap()].to_owned()
+        };
+        for i in 0..wide {
+            assert_eq!(id(select(&c, "us", "eng", 0).unwrap()), i.to_string());
+        }
+        assert_eq!(id(select(&c, "us", "eng", 0).unwrap()), "0", "and again");
+        let canada: Vec<String> = (0..3)
+            .map(|_| id(select(&c, "ca", "eng", 0).unwrap()))
+            .collect();
+        assert_eq!(canada, ["ca0", "ca1", "ca0"]);
+    }
+
     #[test]
     fn rotation_is_fair_under_concurrency() {
         let ads: Vec<Ad> = (0..7)

@@ -101,10 +101,24 @@ impl Source {
         limits: &FetchLimits,
         previous: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
+        self.fetch_into(limits, previous, &mut Vec::new())
+    }
+
+    /// [`Source::fetch`] into `buffer`'s allocation: the body takes it
+    /// (hand it back for the next fetch); when there is no body, it stays.
+    /// A large feed read again and again into one allocation keeps the
+    /// allocator from scattering a fresh one each time (README "Catalog
+    /// size").
+    pub fn fetch_into(
+        &self,
+        limits: &FetchLimits,
+        previous: Option<&Validators>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Fetched, FetchError> {
         match self {
-            Source::Url(url) => read::http(url, limits, previous),
+            Source::Url(url) => read::http(url, limits, previous, buffer),
             Source::File(path) => Ok(Fetched::Body {
-                bytes: read::file(path, limits)?,
+                bytes: read::file(path, limits, buffer)?,
                 validators: Validators::default(),
             }),
         }

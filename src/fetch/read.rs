@@ -72,13 +72,17 @@ pub enum RedirectError {
     Loop { from: String, to: String },
 }
 
-pub(super) fn file(path: &Path, limits: &FetchLimits) -> Result<Vec<u8>, FetchError> {
+pub(super) fn file(
+    path: &Path,
+    limits: &FetchLimits,
+    buffer: &mut Vec<u8>,
+) -> Result<Vec<u8>, FetchError> {
     let file = std::fs::File::open(path).map_err(|source| FetchError::File {
         path: path.to_owned(),
         source,
     })?;
     let size = file.metadata().ok().map(|m| m.len());
-    read_capped(file, size, limits.max_bytes).map_err(|e| match e {
+    read_capped(file, size, limits.max_bytes, buffer).map_err(|e| match e {
         Capped::TooLarge => FetchError::TooLarge {
             cap: limits.max_bytes,
         },
@@ -96,6 +100,7 @@ pub(super) fn http(
     url: &str,
     limits: &FetchLimits,
     previous: Option<&Validators>,
+    buffer: &mut Vec<u8>,
 ) -> Result<Fetched, FetchError> {
     let deadline = Instant::now() + limits.timeout;
     // Only an answer to a validator we sent can mean "unchanged".
@@ -155,7 +160,7 @@ pub(super) fn http(
     if declared.is_some_and(|n| n > limits.max_bytes) {
         return Err(too_large);
     }
-    let bytes = read_capped(response, declared, limits.max_bytes).map_err(|e| match e {
+    let bytes = read_capped(response, declared, limits.max_bytes, buffer).map_err(|e| match e {
         Capped::TooLarge => too_large,
         Capped::Io(e) => FetchError::Request(minreq::Error::IoError(e)),
     })?;
@@ -206,24 +211,35 @@ enum Capped {
     Io(std::io::Error),
 }
 
-/// Reads at most `cap` bytes; one byte more means the body is too large.
+/// Reads at most `cap` bytes into `buffer`'s allocation, which the body
+/// takes; one byte more means the body is too large, and on any error the
+/// allocation stays in `buffer` (emptied) for the next try.
 ///
 /// `expected` (a file's size, a declared Content-Length) sizes the buffer
 /// up front: grown by doubling instead, a 124 MiB feed passes through
 /// buffers of every power of two up to 256 MiB, and the allocator keeps
 /// all of them resident for the next rebuild. It is only a hint: a body
 /// that turns out longer or shorter is still read right.
-fn read_capped(reader: impl Read, expected: Option<u64>, cap: u64) -> Result<Vec<u8>, Capped> {
+fn read_capped(
+    reader: impl Read,
+    expected: Option<u64>,
+    cap: u64,
+    buffer: &mut Vec<u8>,
+) -> Result<Vec<u8>, Capped> {
     let capacity = expected.unwrap_or(0).min(cap.saturating_add(1));
-    let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
-    reader
-        .take(cap.saturating_add(1))
-        .read_to_end(&mut body)
-        .map_err(Capped::Io)?;
-    if body.len() as u64 > cap {
-        return Err(Capped::TooLarge);
+    buffer.clear();
+    buffer.reserve(usize::try_from(capacity).unwrap_or(0));
+    let read = reader.take(cap.saturating_add(1)).read_to_end(buffer);
+    let error = match read {
+        Err(e) => Some(Capped::Io(e)),
+        Ok(_) if buffer.len() as u64 > cap => Some(Capped::TooLarge),
+        Ok(_) => None,
+    };
+    if let Some(error) = error {
+        buffer.clear();
+        return Err(error);
     }
-    Ok(body)
+    Ok(std::mem::take(buffer))
 }
 
 #[cfg(test)]
@@ -234,13 +250,13 @@ mod tests {
     fn read_capped_stops_one_past_the_cap() {
         let mut endless = Trickle { left: usize::MAX };
         assert!(matches!(
-            read_capped(&mut endless, None, 1000),
+            read_capped(&mut endless, None, 1000, &mut Vec::new()),
             Err(Capped::TooLarge)
         ));
         let read = usize::MAX - endless.left;
         assert!(read < 100_000, "read {read} bytes of an endless body");
         assert_eq!(
-            read_capped(&b"abc"[..], None, 3).ok(),
+            read_capped(&b"abc"[..], None, 3, &mut Vec::new()).ok(),
             Some(b"abc".to_vec())
         );
     }
@@ -262,29 +278,68 @@ mod tests {
 
     #[test]
     fn a_known_size_is_read_into_one_buffer_of_that_size() {
-        let body = read_capped(Trickle { left: 1_000_000 }, Some(1_000_000), u64::MAX)
-            .ok()
-            .unwrap();
+        let body = read_capped(
+            Trickle { left: 1_000_000 },
+            Some(1_000_000),
+            u64::MAX,
+            &mut Vec::new(),
+        )
+        .ok()
+        .unwrap();
         assert_eq!(body.len(), 1_000_000);
         assert_eq!(body.capacity(), 1_000_000, "the buffer was grown");
+    }
+
+    /// The body takes the buffer's allocation; a failed read leaves it in
+    /// the buffer, emptied, for the next one.
+    #[test]
+    fn the_buffers_allocation_is_reused_and_survives_a_failure() {
+        let mut buffer = Vec::with_capacity(2_000_000);
+        buffer.extend_from_slice(b"stale");
+        let at = buffer.as_ptr();
+        let body = read_capped(
+            Trickle { left: 1_000_000 },
+            Some(1_000_000),
+            1_500_000,
+            &mut buffer,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!((body.as_ptr(), body.len()), (at, 1_000_000));
+        assert!(
+            body.iter().all(|&b| b == b'x'),
+            "nothing of the old content"
+        );
+        assert_eq!(buffer.capacity(), 0, "the body has it");
+        let mut buffer = body;
+        assert!(matches!(
+            read_capped(Trickle { left: 1_600_000 }, None, 1_500_000, &mut buffer),
+            Err(Capped::TooLarge)
+        ));
+        assert_eq!((buffer.as_ptr(), buffer.len()), (at, 0));
     }
 
     #[test]
     fn a_wrong_size_hint_changes_nothing_but_the_first_buffer() {
         for hint in [0, 1, 999_999, 1_000_001, 5_000_000] {
-            let body = read_capped(Trickle { left: 1_000_000 }, Some(hint), 2_000_000)
-                .ok()
-                .unwrap();
+            let body = read_capped(
+                Trickle { left: 1_000_000 },
+                Some(hint),
+                2_000_000,
+                &mut Vec::new(),
+            )
+            .ok()
+            .unwrap();
             assert_eq!(body.len(), 1_000_000, "hint {hint}");
         }
         // A declared length far past the cap reserves no more than the cap.
-        let lie = read_capped(Trickle { left: 10 }, Some(u64::MAX), 100)
+        let lie = read_capped(Trickle { left: 10 }, Some(u64::MAX), 100, &mut Vec::new())
             .ok()
             .unwrap();
         assert_eq!(lie.len(), 10);
         assert!(lie.capacity() <= 101, "reserved {}", lie.capacity());
         assert!(matches!(
-            read_capped(Trickle { left: 101 }, Some(50), 100),
+            read_capped(Trickle { left: 101 }, Some(50), 100, &mut Vec::new()),
             Err(Capped::TooLarge)
         ));
     }
