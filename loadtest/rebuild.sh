@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Request latency while a large catalog is rebuilt, against the same load
 # with no rebuild: the live-campaigns issue's "p99 during a rebuild of a
-# 1M-ad catalog no worse than 2x the p99 without one".
+# 1M-ad catalog no worse than 2x the p99 without one", since tightened to
+# 1.5x by the lean-memory issue, which also reads its resident set.
 #
 #   bash loadtest/rebuild.sh                 # 1M ads, 5 rounds of 10 s quiet + 10 s rebuilding
 #   ADS=100000 DURATION=10 RATE=20000 bash loadtest/rebuild.sh
@@ -72,7 +73,7 @@ q99=$(echo "${quiet[*]}" | median); r99=$(echo "${rebuilding[*]}" | median)
 printf '\n| %s req/s offered, %s connections, median of %s rounds | p99 µs |\n|---|---:|\n' "$RATE" "$CONNECTIONS" "$ROUNDS"
 printf '| quiet | %s |\n' "$q99"
 printf '| rebuilding (%s rebuilds of %s ads in all) | %s |\n' "$rebuilds" "$ADS" "$r99"
-awk -v q="$q99" -v r="$r99" 'BEGIN { printf "\np99 rebuilding / quiet = %.2f (target <= 2.00)\n", r / q }'
+awk -v q="$q99" -v r="$r99" 'BEGIN { printf "\np99 rebuilding / quiet = %.2f (target <= 1.50)\n", r / q }'
 echo "page faults per rebuild: $((rebuild_faults / (rebuilds > 0 ? rebuilds : 1)))" \
     "(thousands mean freed memory went back to the kernel and was faulted in again)"
 awk '/^VmRSS|^VmHWM/ { printf "%s %d MiB\n", $1, $2 / 1024 }' "/proc/$server/status" # after the rebuilds

@@ -15,11 +15,12 @@ impl Catalog {
         if self.gate(ad).is_some_and(Gate::is_blocked) {
             return false;
         }
-        match (self.budget_of(ad as usize).frequency_cap, player) {
-            (Some(cap), Some(p)) => {
-                p.caps
-                    .allows(p.hash, self.id_hash_of(ad as usize), cap, p.hour)
-            }
+        let facts = match self.facts[ad as usize].budget {
+            super::NO_BUDGET => return true,
+            at => &self.budgeted[at as usize],
+        };
+        match (facts.budget.frequency_cap, player) {
+            (Some(cap), Some(p)) => p.caps.allows(p.hash, facts.id_hash, cap, p.hour),
             _ => true,
         }
     }

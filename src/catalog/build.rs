@@ -12,7 +12,7 @@
 
 use super::bodies::Writer;
 use super::chosen::{Delivered, Video};
-use super::{AdFacts, Catalog, Escaped, Facts, ESCAPED, NO_BUDGET};
+use super::{id_hash, id_tag, AdFacts, Catalog, Escaped, Facts, ESCAPED, NO_BUDGET};
 use crate::budget::Budget;
 use crate::clock::Zone;
 use crate::delivery::creative::mime_from_extension;
@@ -37,6 +37,7 @@ struct AdBody<'a> {
 #[derive(Default)]
 pub struct Builder {
     bodies: Writer,
+    id_tags: Vec<u32>,
     facts: Vec<Facts>,
     /// Ads with their own zone, with it.
     zones: Vec<(u32, Zone)>,
@@ -64,6 +65,7 @@ impl Builder {
             slots: table.slots,
             members: table.members,
             bodies,
+            id_tags: self.id_tags.into_boxed_slice(),
             zones: self.zones.into_boxed_slice(),
             zoned: table.zoned,
             zoned_of: table.zoned_of,
@@ -133,6 +135,8 @@ impl Sink for Builder {
                 ESCAPED
             }
         };
+        let hash = id_hash(ad.id.as_bytes());
+        self.id_tags.push(id_tag(hash));
         if let Some(zone) = ad.zone {
             self.zones.push((n, zone));
         }
@@ -141,6 +145,7 @@ impl Sink for Builder {
         } else {
             self.budgeted.push(AdFacts {
                 id: ad.id.into(),
+                id_hash: hash,
                 country: ad.country,
                 lang: ad.lang,
                 window: ad.window,
@@ -200,6 +205,7 @@ impl Sink for Builder {
 
     fn reserve(&mut self, ads: usize) {
         self.bodies.reserve(ads);
+        self.id_tags.reserve(ads);
         self.facts.reserve(ads);
     }
 }

@@ -13,6 +13,14 @@ pub fn id_hash(id: &[u8]) -> u64 {
     ID_HASH.hash_one(id)
 }
 
+/// The high half of an [`id_hash`]: what a catalog keeps per ad (4 bytes,
+/// not 8) to pass over the ads a request does not exclude without hashing
+/// their ids; a match is confirmed on the whole hash.
+#[inline]
+pub fn id_tag(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
 /// The hashed ids of one request's `exclude`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Exclude {
@@ -48,6 +56,14 @@ impl Exclude {
     #[inline]
     pub fn contains(&self, hash: u64) -> bool {
         self.hashes[..usize::from(self.len)].contains(&hash)
+    }
+
+    /// Whether an id with this [`id_tag`] may be excluded: `false` is sure.
+    #[inline]
+    pub fn may_contain(&self, tag: u32) -> bool {
+        self.hashes[..usize::from(self.len)]
+            .iter()
+            .any(|&h| id_tag(h) == tag)
     }
 }
 

@@ -172,7 +172,7 @@ impl Catalog {
         } else if Some(level) != winning {
             let won = LEVELS[winning.unwrap_or(level)];
             (false, format!("a more specific match wins ({won})"))
-        } else if exclude.contains(self.id_hash_of(n)) {
+        } else if self.excluded(exclude, n) {
             (false, "excluded by the request".to_owned())
         } else {
             (

@@ -37,7 +37,7 @@ mod turn;
 
 pub use build::Builder;
 pub use chosen::Chosen;
-pub use exclude::{id_hash, Exclude, MAX_EXCLUDED};
+pub use exclude::{id_hash, id_tag, Exclude, MAX_EXCLUDED};
 pub use explain::{BudgetFacts, Explanation, FrequencyFacts, Verdict};
 
 /// Own-zone ads considered per request and pair level; more are ignored
@@ -100,6 +100,9 @@ pub struct Catalog {
     /// The 200 body of each ad, by ad number, packed into shared chunks.
     /// The id and the video URL are read back from it.
     bodies: bodies::Bodies,
+    /// [`id_tag`] of each ad's id, by ad number: `exclude` passes over the
+    /// ads it does not name without hashing their ids.
+    id_tags: Box<[u32]>,
     /// Ads with their own `timezone`, pair after pair; `zoned_of[pair]`
     /// says where each pair's run is. Their hour depends on the instant,
     /// not on the bucket, so they are checked per request (only for pairs
@@ -171,6 +174,8 @@ const ESCAPED: u16 = u16::MAX;
 #[derive(Debug, Clone)]
 pub struct AdFacts {
     pub id: Box<str>,
+    /// [`id_hash`] of `id`, as frequency caps count it.
+    pub id_hash: u64,
     pub country: Country,
     pub lang: Lang,
     pub window: Window,
@@ -274,6 +279,13 @@ impl Catalog {
     #[inline]
     fn id_hash_of(&self, n: usize) -> u64 {
         id_hash(self.id_of(n).as_bytes())
+    }
+
+    /// Whether `exclude` names ad number `n`: its tag first, then, for the
+    /// rare tag that matches, its whole hash.
+    #[inline]
+    fn excluded(&self, exclude: &Exclude, n: usize) -> bool {
+        exclude.may_contain(self.id_tags[n]) && exclude.contains(self.id_hash_of(n))
     }
 
     /// Ad number `n`'s own zone, if it has one.

@@ -97,7 +97,7 @@ impl Catalog {
             if self.limited && !self.may_serve(n, player) {
                 continue;
             }
-            if !exclude.contains(self.id_hash_of(n as usize)) {
+            if !self.excluded(exclude, n as usize) {
                 return Some(n);
             }
             repeat.get_or_insert(n);
