@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 use ahash::AHashMap;
 
 use super::build::Builder;
-use super::members::{self, Members};
+use super::members::{self, CycleAt, Members};
 use super::{rotation, Catalog, Facts, Run, Slot, ZonedAd, MAX_ZONED};
 use crate::clock::Zone;
 use crate::codes::PairKey;
@@ -123,7 +123,7 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Members) {
         .filter(|(ad, _)| !ad.own_zone)
         .map(|(_, mask)| mask.count_ones() as usize)
         .sum();
-    let mut members = members::Writer::with_capacity(hours, ads.len(), ads_of_pair.len());
+    let mut members = members::Writer::with_capacity(hours, ads.len());
     let mut eligible: Vec<(u32, u32)> = Vec::new();
     // The pair's ads with the basis hour, as (position in the pair, hours,
     // weight): gathered once per pair rather than read from all over `ads`
@@ -147,10 +147,8 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Members) {
                     .filter(|&&(_, mask, _)| mask & 1 << hour != 0)
                     .map(|&(n, _, weight)| (n, weight)),
             );
-            let Run { start, len } = cycle_run(&mut members, &eligible, &mut previous);
             slots.push(Slot {
-                start,
-                len,
+                cycle: cycle_run(&mut members, &eligible, &mut previous),
                 cursor: AtomicU64::new(0),
             });
         }
@@ -165,8 +163,8 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Members) {
 fn cycle_run(
     members: &mut members::Writer,
     eligible: &[(u32, u32)],
-    previous: &mut Option<(Vec<(u32, u32)>, Run)>,
-) -> Run {
+    previous: &mut Option<(Vec<(u32, u32)>, CycleAt)>,
+) -> CycleAt {
     if let Some((same, run)) = previous {
         if same == eligible {
             return *run;

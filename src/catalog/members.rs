@@ -5,8 +5,6 @@
 //! windows), so this halves the largest array of a big catalog; the pair's
 //! list costs 4 bytes per ad once.
 
-use super::Run;
-
 /// The largest pair whose cycles hold two-byte positions.
 const NARROW: usize = 1 << 16;
 
@@ -15,16 +13,19 @@ const NARROW: usize = 1 << 16;
 pub(super) struct Members {
     /// Every pair's ads, pair after pair, each in feed order.
     pair_ads: Box<[u32]>,
-    /// Per pair number: where its ads start in `pair_ads`, and whether
-    /// its cycles are in `wide`.
-    pairs: Box<[PairAds]>,
     narrow: Box<[u16]>,
     wide: Box<[u32]>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct PairAds {
+/// Where one cycle is: what a bucket keeps, so a request reaches its ads
+/// with no lookup of its pair's.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct CycleAt {
+    /// The cycle's positions: `narrow` or `wide[start..start + len]`.
     start: u32,
+    pub len: u32,
+    /// Where its pair's ads start in `pair_ads`.
+    ads: u32,
     wide: bool,
 }
 
@@ -63,14 +64,12 @@ impl Cycle<'_> {
 }
 
 impl Members {
-    /// The cycle `run` of pair number `pair`.
     #[inline]
-    pub fn cycle(&self, pair: u32, run: Run) -> Cycle<'_> {
-        let PairAds { start, wide } = self.pairs[pair as usize];
-        let (from, len) = (run.start as usize, run.len as usize);
+    pub fn cycle(&self, at: CycleAt) -> Cycle<'_> {
+        let (from, len) = (at.start as usize, at.len as usize);
         Cycle {
-            ads: &self.pair_ads[start as usize..],
-            positions: if wide {
+            ads: &self.pair_ads[at.ads as usize..],
+            positions: if at.wide {
                 Positions::Wide(&self.wide[from..][..len])
             } else {
                 Positions::Narrow(&self.narrow[from..][..len])
@@ -83,17 +82,18 @@ impl Members {
 #[derive(Default)]
 pub(super) struct Writer {
     pair_ads: Vec<u32>,
-    pairs: Vec<PairAds>,
+    /// The current pair's: where its ads start, and whether it is wide.
+    pair: (u32, bool),
     narrow: Vec<u16>,
     wide: Vec<u32>,
 }
 
 impl Writer {
     /// Room for `entries` cycle entries, most of them narrow.
-    pub fn with_capacity(entries: usize, ads: usize, pairs: usize) -> Writer {
+    pub fn with_capacity(entries: usize, ads: usize) -> Writer {
         Writer {
             pair_ads: Vec::with_capacity(ads),
-            pairs: Vec::with_capacity(pairs),
+            pair: (0, false),
             narrow: Vec::with_capacity(entries),
             wide: Vec::new(),
         }
@@ -102,37 +102,33 @@ impl Writer {
     /// Starts the next pair, whose ads are `ads` in feed order; its cycles
     /// then name them by position in `ads`.
     pub fn pair(&mut self, ads: &[u32]) {
-        self.pairs.push(PairAds {
-            start: self.pair_ads.len() as u32,
-            wide: ads.len() > NARROW,
-        });
+        self.pair = (self.pair_ads.len() as u32, ads.len() > NARROW);
         self.pair_ads.extend_from_slice(ads);
     }
 
     /// Appends a cycle of the current pair, given as positions in its ads.
-    pub fn cycle(&mut self, positions: impl IntoIterator<Item = u32>) -> Run {
-        let wide = self.pairs.last().expect("a pair is open").wide;
-        if wide {
-            let start = self.wide.len() as u32;
+    pub fn cycle(&mut self, positions: impl IntoIterator<Item = u32>) -> CycleAt {
+        let (ads, wide) = self.pair;
+        let (start, len) = if wide {
+            let start = self.wide.len();
             self.wide.extend(positions);
-            Run {
-                start,
-                len: self.wide.len() as u32 - start,
-            }
+            (start, self.wide.len() - start)
         } else {
-            let start = self.narrow.len() as u32;
+            let start = self.narrow.len();
             self.narrow.extend(positions.into_iter().map(|p| p as u16));
-            Run {
-                start,
-                len: self.narrow.len() as u32 - start,
-            }
+            (start, self.narrow.len() - start)
+        };
+        CycleAt {
+            start: start as u32,
+            len: len as u32,
+            ads,
+            wide,
         }
     }
 
     pub fn finish(self) -> Members {
         Members {
             pair_ads: self.pair_ads.into_boxed_slice(),
-            pairs: self.pairs.into_boxed_slice(),
             narrow: self.narrow.into_boxed_slice(),
             wide: self.wide.into_boxed_slice(),
         }
@@ -153,14 +149,11 @@ mod tests {
         writer.pair(&large);
         let b = writer.cycle([NARROW as u32 + 1, 0, NARROW as u32]);
         let members = writer.finish();
-        let read = |pair, run| {
-            let cycle = members.cycle(pair, run);
+        let read = |at| {
+            let cycle = members.cycle(at);
             (0..cycle.len()).map(|i| cycle.get(i)).collect::<Vec<_>>()
         };
-        assert_eq!(read(0, a), [40, 7, 9, 7]);
-        assert_eq!(
-            read(1, b),
-            [100 + NARROW as u32 + 1, 100, 100 + NARROW as u32]
-        );
+        assert_eq!(read(a), [40, 7, 9, 7]);
+        assert_eq!(read(b), [100 + NARROW as u32 + 1, 100, 100 + NARROW as u32]);
     }
 }

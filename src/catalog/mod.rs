@@ -74,8 +74,7 @@ impl<'a> Lookup<'a> {
 /// One `(country, lang, hour)` bucket: a cycle in `members` and its cursor.
 #[derive(Debug, Default)]
 struct Slot {
-    start: u32,
-    len: u32,
+    cycle: members::CycleAt,
     /// Requests answered from this bucket so far; the next ad is
     /// `cursor % len`. 64 bits so it never wraps in practice, which would
     /// break the cycle for a `len` that does not divide 2^64.
@@ -214,8 +213,8 @@ impl Catalog {
             };
             let slot = &self.slots[pair as usize * 24 + usize::from(hour % 24)];
             if self.zoned_of[pair as usize].len == 0 {
-                if slot.len > 0 {
-                    if let Some(ad) = self.turn(pair, slot, &[], exclude, player) {
+                if slot.cycle.len > 0 {
+                    if let Some(ad) = self.turn(slot, &[], exclude, player) {
                         return Some(self.chosen(ad));
                     }
                 }
@@ -223,8 +222,8 @@ impl Catalog {
             }
             let mut zoned_now = [0u32; MAX_ZONED];
             let zoned = self.zoned_eligible(pair, now, &mut zoned_now);
-            if slot.len > 0 || !zoned.is_empty() {
-                if let Some(ad) = self.turn(pair, slot, zoned, exclude, player) {
+            if slot.cycle.len > 0 || !zoned.is_empty() {
+                if let Some(ad) = self.turn(slot, zoned, exclude, player) {
                     return Some(self.chosen(ad));
                 }
             }

@@ -40,19 +40,12 @@ impl Catalog {
     #[inline]
     pub(super) fn turn(
         &self,
-        pair: u32,
         slot: &Slot,
         zoned: &[u32],
         exclude: &Exclude,
         player: Option<Player<'_>>,
     ) -> Option<u32> {
-        let cycle = self.members.cycle(
-            pair,
-            Run {
-                start: slot.start,
-                len: slot.len,
-            },
-        );
+        let cycle = self.members.cycle(slot.cycle);
         let zoned_turns: u64 = zoned
             .iter()
             .map(|&n| u64::from(self.facts[n as usize].weight))
