@@ -1,7 +1,8 @@
 //! `exclude=id1,id2,…`: ads the game has just shown, skipped while another
 //! eligible ad exists. Ids are compared by a 64-bit hash, computed once per
-//! id at compile time and once per excluded id per request, so the request
-//! path compares integers and allocates nothing.
+//! excluded id per request; the catalog keeps each ad's [`id_tag`] (half
+//! the hash) and hashes an ad's id only when its tag matches, so the
+//! request path mostly compares integers and never allocates.
 
 /// At most this many ids are honoured; the rest of a longer list is ignored.
 pub const MAX_EXCLUDED: usize = 16;
