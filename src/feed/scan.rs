@@ -228,11 +228,24 @@ pub(super) fn neutralise(doc: &mut [u8]) -> Scan {
 
 /// Walks a string from just after its opening quote; returns the index
 /// just after its closing quote (or the end of a truncated document).
+/// Where the first `"` or `\` of `text` is. Most strings of a feed are
+/// keys and codes of a few bytes, for which a plain loop beats setting up
+/// `memchr2`'s vector search; longer text goes to it.
+#[inline]
+fn quote_or_escape(text: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let head = &text[..text.len().min(SHORT)];
+    if let Some(at) = head.iter().position(|&b| b == b'"' || b == b'\\') {
+        return Some(at);
+    }
+    memchr::memchr2(b'"', b'\\', &text[head.len()..]).map(|at| at + head.len())
+}
+
 fn string(doc: &mut [u8], mut i: usize, node: u32, flaws: &mut Vec<Flaw>) -> usize {
     let mut flawed = false;
     loop {
         // An escape at the very end steps past it: a truncated document.
-        let Some(at) = memchr::memchr2(b'"', b'\\', doc.get(i..).unwrap_or_default()) else {
+        let Some(at) = quote_or_escape(doc.get(i..).unwrap_or_default()) else {
             return doc.len();
         };
         i += at;
@@ -329,6 +342,22 @@ fn is_json_number(token: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The short-string loop finds what `memchr2` alone would.
+        #[test]
+        fn quote_or_escape_is_memchr2(text in proptest::collection::vec(
+            proptest::prop_oneof![
+                40 => proptest::num::u8::ANY,
+                1 => proptest::strategy::Just(b'"'),
+                1 => proptest::strategy::Just(b'\\'),
+            ],
+            0..48,
+        ), from in 0usize..20) {
+            let text = &text[from.min(text.len())..];
+            proptest::prop_assert_eq!(quote_or_escape(text), memchr::memchr2(b'"', b'\\', text));
+        }
+    }
 
     fn run(doc: &str) -> (String, Vec<Flaw>) {
         let mut bytes = doc.as_bytes().to_vec();
