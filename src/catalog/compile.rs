@@ -129,6 +129,8 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Members) {
     // pushed to the hours of its window only (24 passes filtering every ad
     // were 7% of a 1M-ad load in `perf`).
     let mut by_hour: [Vec<(u32, u32)>; 24] = std::array::from_fn(|_| Vec::new());
+    // One cycle unrolled at a time, before it is written to `members`.
+    let mut order = Vec::new();
     for pair in ads_of_pair {
         members.pair(pair);
         by_hour.iter_mut().for_each(Vec::clear);
@@ -146,7 +148,7 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Members) {
         let mut previous: Option<(&[(u32, u32)], CycleAt)> = None;
         for eligible in &by_hour {
             slots.push(Slot {
-                cycle: cycle_run(&mut members, eligible, &mut previous),
+                cycle: cycle_run(&mut members, eligible, &mut previous, &mut order),
                 cursor: AtomicU64::new(0),
             });
         }
@@ -157,22 +159,21 @@ fn hour_slots(ads: &[Facts], ads_of_pair: &[Vec<u32>]) -> (Vec<Slot>, Members) {
 /// The cycle of one hour's `eligible` ads, as `(position, weight)`.
 /// Consecutive hours with the same ads share one cycle (each hour keeps its
 /// own cursor), so `previous` holds the last hour's ads and their run; a
-/// new set is unrolled onto the end of `members`.
+/// new set is unrolled (in `order`, reused) onto the end of `members`.
 fn cycle_run<'e>(
     members: &mut members::Writer,
     eligible: &'e [(u32, u32)],
     previous: &mut Option<(&'e [(u32, u32)], CycleAt)>,
+    order: &mut Vec<u32>,
 ) -> CycleAt {
     if let Some((same, run)) = *previous {
         if same == eligible {
             return run;
         }
     }
-    let run = if eligible.iter().all(|&(_, weight)| weight == 1) {
-        members.cycle(eligible.iter().map(|&(position, _)| position))
-    } else {
-        members.cycle(rotation::cycle(eligible))
-    };
+    order.clear();
+    rotation::cycle_into(eligible, order);
+    let run = members.cycle(order.iter().copied());
     *previous = Some((eligible, run));
     run
 }

@@ -13,8 +13,17 @@ pub(crate) const MAX_CYCLE: u64 = 4096;
 /// each ad appears exactly `weight` times, interleaved rather than in runs.
 /// With all weights 1 the cycle is the feed order.
 pub fn cycle(ads: &[(u32, u32)]) -> Vec<u32> {
+    let mut order = Vec::new();
+    cycle_into(ads, &mut order);
+    order
+}
+
+/// [`cycle`], appended to `order`: a caller unrolling many cycles reuses
+/// one buffer instead of allocating one per cycle.
+pub fn cycle_into(ads: &[(u32, u32)], order: &mut Vec<u32>) {
     if ads.iter().all(|&(_, w)| w == 1) {
-        return ads.iter().map(|&(ad, _)| ad).collect();
+        order.extend(ads.iter().map(|&(ad, _)| ad));
+        return;
     }
     let total: u64 = ads.iter().map(|&(_, w)| u64::from(w)).sum();
     let weights: Vec<i64> = ads
@@ -29,7 +38,7 @@ pub fn cycle(ads: &[(u32, u32)]) -> Vec<u32> {
         .collect();
     let total: i64 = weights.iter().sum();
     let mut current = vec![0i64; ads.len()];
-    let mut order = Vec::with_capacity(total as usize);
+    order.reserve(total as usize);
     for _ in 0..total {
         let mut best = 0;
         for (i, w) in weights.iter().enumerate() {
@@ -41,7 +50,6 @@ pub fn cycle(ads: &[(u32, u32)]) -> Vec<u32> {
         current[best] -= total;
         order.push(ads[best].0);
     }
-    order
 }
 
 #[cfg(test)]
