@@ -15,9 +15,8 @@ impl Catalog {
         if self.gate(ad).is_some_and(Gate::is_blocked) {
             return false;
         }
-        let facts = match self.facts[ad as usize].budget {
-            super::NO_BUDGET => return true,
-            at => &self.budgeted[at as usize],
+        let Some(facts) = self.budgeted_of(ad as usize) else {
+            return true;
         };
         match (facts.budget.frequency_cap, player) {
             (Some(cap), Some(p)) => p.caps.allows(p.hash, facts.id_hash, cap, p.hour),

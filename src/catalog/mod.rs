@@ -274,10 +274,15 @@ impl Catalog {
     }
 
     /// The [`id_hash`] of ad number `n`'s id, as `exclude` and frequency
-    /// caps know it (computed when asked: 8 bytes per ad otherwise).
+    /// caps know it: kept for an ad with a budget (frequency caps read it on
+    /// the request path), computed when asked for the rest (8 bytes per ad
+    /// otherwise).
     #[inline]
     fn id_hash_of(&self, n: usize) -> u64 {
-        id_hash(self.id_of(n).as_bytes())
+        match self.budgeted_of(n) {
+            Some(ad) => ad.id_hash,
+            None => id_hash(self.id_of(n).as_bytes()),
+        }
     }
 
     /// Whether `exclude` names ad number `n`: its tag first, then, for the
@@ -310,9 +315,15 @@ impl Catalog {
     /// The budget of ad number `n` (unlimited for most).
     #[inline]
     fn budget_of(&self, n: usize) -> &Budget {
+        self.budgeted_of(n).map_or(&self.unlimited, |ad| &ad.budget)
+    }
+
+    /// Ad number `n`'s entry in [`Catalog::budgeted`], if it has a budget.
+    #[inline]
+    fn budgeted_of(&self, n: usize) -> Option<&AdFacts> {
         match self.facts[n].budget {
-            NO_BUDGET => &self.unlimited,
-            at => &self.budgeted[at as usize].budget,
+            NO_BUDGET => None,
+            at => Some(&self.budgeted[at as usize]),
         }
     }
 
