@@ -12,6 +12,8 @@
 //! becomes a 4-byte start; cloning a body is still one reference-count
 //! increment on its chunk and allocates nothing.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 /// The unit of the logical space, and the size chunks are filled to.
@@ -59,18 +61,30 @@ impl Bodies {
     }
 
     #[inline]
-    fn locate(&self, n: usize) -> (&Bytes, std::ops::Range<usize>) {
+    fn locate(&self, n: usize) -> (&Bytes, Range<usize>) {
         let (start, next) = (self.starts[n], self.starts[n + 1]);
-        let unit = start >> SHIFT;
-        let chunk = &self.chunks[unit as usize];
-        let from = (start - (unit << SHIFT)) as usize;
-        let to = if next >> SHIFT == unit {
-            (next - (unit << SHIFT)) as usize
-        } else {
-            chunk.len()
-        };
-        (chunk, from..to)
+        let chunk = &self.chunks[unit_of(start)];
+        (chunk, within_chunk(start, Some(next), chunk.len()))
     }
+}
+
+/// The chunk a start lies in, by unit.
+#[inline]
+fn unit_of(start: u32) -> usize {
+    (start >> SHIFT) as usize
+}
+
+/// Where the body at `start` lies within its chunk of `chunk_len` bytes:
+/// up to the next body's start when that is in the same chunk, else (or
+/// with no next body yet) to the chunk's end.
+#[inline]
+fn within_chunk(start: u32, next: Option<u32>, chunk_len: usize) -> Range<usize> {
+    let base = start & !(CHUNK as u32 - 1);
+    let to = match next {
+        Some(next) if next & !(CHUNK as u32 - 1) == base => (next - base) as usize,
+        _ => chunk_len,
+    };
+    (start - base) as usize..to
 }
 
 /// Bodies being written, one ad after another.
@@ -130,22 +144,13 @@ impl Writer {
 
     /// Ad `n`'s body, written so far.
     pub fn get(&self, n: usize) -> &[u8] {
-        let start = u64::from(self.starts[n]);
-        let end = match self.starts.get(n + 1) {
-            Some(&next) if u64::from(next) >> SHIFT == start >> SHIFT => u64::from(next),
-            Some(_) => {
-                let unit = (start >> SHIFT) as usize;
-                return &self.chunks[unit][(start - ((unit as u64) << SHIFT)) as usize..];
-            }
-            None => self.base + self.open.len() as u64,
+        let start = self.starts[n];
+        // The last unit's chunk is the open one until it closes.
+        let chunk = match self.chunks.get(unit_of(start)) {
+            Some(chunk) => &chunk[..],
+            None => &self.open[..],
         };
-        let unit = start >> SHIFT;
-        let from = (start - (unit << SHIFT)) as usize;
-        let to = (end - (unit << SHIFT)) as usize;
-        match self.chunks.get(unit as usize) {
-            Some(chunk) => &chunk[from..to],
-            None => &self.open[from..to],
-        }
+        &chunk[within_chunk(start, self.starts.get(n + 1).copied(), chunk.len())]
     }
 
     /// Makes the open chunk one shared allocation of exactly its size, at
